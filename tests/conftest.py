@@ -1,0 +1,55 @@
+"""Fixtures for every suite: logging state restored, no leaked worker threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Iterator, List
+
+import pytest
+
+from threaded_logging._handler import ThreadedHandler, close_all
+
+from .helpers import wait_for
+
+_created: List[ThreadedHandler] = []
+_original_init = ThreadedHandler.__init__
+
+
+def _tracking_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    _original_init(self, *args, **kwargs)
+    _created.append(self)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_logging() -> Iterator[None]:
+    """Restore the logging tree and close every handler a test created."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_loggers = dict(logging.Logger.manager.loggerDict)
+    ThreadedHandler.__init__ = _tracking_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ThreadedHandler.__init__ = _original_init  # type: ignore[method-assign]
+        handlers, _created[:] = _created[:], []
+        for handler in handlers:
+            handler.options = handler.options.__class__(
+                **{**handler.options.__dict__, "shutdown_timeout_s": 0.5}
+            )
+        close_all(handlers)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name in set(logging.Logger.manager.loggerDict) - set(saved_loggers):
+            logger = logging.Logger.manager.loggerDict[name]
+            if isinstance(logger, logging.Logger):
+                logger.handlers[:] = []
+                logger.propagate = True
+        leaked = wait_for(lambda: not _worker_threads(), timeout=5)
+        assert leaked, f"threaded_logging threads leaked: {_worker_threads()}"
+
+
+def _worker_threads() -> List[str]:
+    return [
+        t.name for t in threading.enumerate() if t.name.startswith("threaded_logging.") and t.is_alive()
+    ]

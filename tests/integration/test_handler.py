@@ -1,0 +1,316 @@
+"""ThreadedHandler wrapping stdlib handlers, with real threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from threaded_logging import ThreadedHandler, ThreadedTimer
+
+from ..helpers import GatedHandler, ListHandler, SlowHandler, make_logger, wait_for
+
+
+class TestThreadedHandler:
+    def test_records_arrive_in_logged_order_across_batches(self) -> None:
+        """FIFO: 2,500 records in batches of 100 arrive in the order logged."""
+        target = ListHandler()
+        handler = ThreadedHandler(target, batch_size=100, flush_interval=20)
+        logger = make_logger("fifo", handler)
+        for i in range(2500):
+            logger.info("n=%d", i)
+        assert handler.flush(timeout=10)
+        assert target.messages == [f"n={i}" for i in range(2500)]
+        stats = handler.stats()
+        assert stats["sent"] == stats["emitted"] == 2500
+        assert stats["batches"] >= 25
+
+    def test_target_runs_on_the_timer_thread(self) -> None:
+        """The wrapped handler's emit runs on the named worker thread."""
+        target = ListHandler()
+        handler = ThreadedHandler(target, flush_interval=10)
+        make_logger("thread", handler).info("x")
+        assert handler.flush(timeout=5)
+        assert target.threads == ["threaded_logging.ThreadedHandler"]
+
+    def test_emit_returns_while_target_is_stuck(self) -> None:
+        """1,000 calls finish in well under a second while the target blocks."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10, capacity=2000)
+        logger = make_logger("stuck", handler)
+        try:
+            logger.info("first")
+            assert target.entered.wait(5)
+            started = time.perf_counter()
+            for i in range(1000):
+                logger.info("n=%d", i)
+            elapsed = time.perf_counter() - started
+            assert elapsed < 0.5, elapsed
+            assert handler.stats()["queued"] == 1000
+        finally:
+            target.gate.set()
+        assert handler.flush(timeout=10)
+        assert len(target.messages) == 1001
+
+    def test_flush_true_when_delivered_false_at_timeout(self) -> None:
+        """flush() is True once delivered, False when its timeout passes first."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10)
+        logger = make_logger("flush", handler)
+        try:
+            logger.info("held")
+            started = time.monotonic()
+            assert handler.flush(timeout=0.3) is False
+            assert 0.25 <= time.monotonic() - started < 2.0
+        finally:
+            target.gate.set()
+        assert handler.flush(timeout=5) is True
+        assert target.messages == ["held"]
+
+    def test_flush_false_when_records_were_dropped(self) -> None:
+        """flush() reports False when a record emitted before it was dropped."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10, capacity=1)
+        logger = make_logger("flushdrop", handler)
+        try:
+            logger.info("a")
+            assert target.entered.wait(5)
+            logger.info("b")
+            logger.info("c")  # dropped: buffer holds b
+        finally:
+            target.gate.set()
+        assert handler.flush(timeout=5) is False
+        assert handler.flush(timeout=5) is True  # nothing new was lost
+
+    def test_overflow_drop_newest_ships_gap_record(self) -> None:
+        """Exact drop count, and a WARNING gap record where the records were lost."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10, capacity=10)
+        logger = make_logger("gap", handler)
+        try:
+            logger.info("first")
+            assert target.entered.wait(5)
+            for i in range(25):
+                logger.info("n=%d", i)
+        finally:
+            target.gate.set()
+        assert handler.flush(timeout=5) is False
+        logger.info("after")
+        assert handler.flush(timeout=5)
+        kept = ["first"] + [f"n={i}" for i in range(10)]
+        assert target.messages[:11] == kept
+        gap = target.records[11]
+        assert gap.name == "threaded_logging" and gap.levelno == logging.WARNING
+        assert gap.dropped == 15
+        assert "dropped 15 record(s)" in target.messages[11]
+        assert target.messages[12:] == ["after"]
+        stats = handler.stats()
+        assert (stats["emitted"], stats["sent"], stats["dropped"]) == (27, 12, 15)
+
+    def test_overflow_drop_oldest(self) -> None:
+        """drop_oldest keeps the newest records and counts the rest."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10, capacity=5, overflow="drop_oldest")
+        logger = make_logger("oldest", handler)
+        try:
+            logger.info("first")
+            assert target.entered.wait(5)
+            for i in range(12):
+                logger.info("n=%d", i)
+        finally:
+            target.gate.set()
+        handler.flush(timeout=5)
+        assert target.messages[0] == "first"
+        assert target.records[1].name == "threaded_logging" and target.records[1].dropped == 7
+        assert target.messages[2:] == [f"n={i}" for i in range(7, 12)]
+        assert handler.stats()["dropped"] == 7
+
+    def test_overflow_block_waits_then_delivers_everything(self) -> None:
+        """With overflow='block' a slow target slows the caller but loses nothing."""
+        target = SlowHandler(0.002)
+        handler = ThreadedHandler(target, flush_interval=10, capacity=5, batch_size=5, overflow="block", block_timeout=10)
+        logger = make_logger("block", handler)
+        for i in range(60):
+            logger.info("n=%d", i)
+        assert handler.flush(timeout=10)
+        assert target.messages == [f"n={i}" for i in range(60)]
+        assert handler.stats()["dropped"] == 0
+
+    def test_eight_threads_every_record_exactly_once(self) -> None:
+        """8 threads logging concurrently: every record arrives once, per-thread order kept."""
+        target = ListHandler()
+        handler = ThreadedHandler(target, flush_interval=20, capacity=100_000)
+        logger = make_logger("threads", handler)
+
+        def work(t: int) -> None:
+            for i in range(2000):
+                logger.info("%d:%d", t, i)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert handler.flush(timeout=20)
+        assert len(target.messages) == 16_000 == len(set(target.messages))
+        for t in range(8):
+            mine = [m for m in target.messages if m.startswith(f"{t}:")]
+            assert mine == [f"{t}:{i}" for i in range(2000)]
+        assert handler.stats()["emitted"] == 16_000
+
+    def test_feedback_loop_guard(self) -> None:
+        """A record logged by the sending machinery on the worker is not fed back;
+        the same logger used on an application thread is shipped."""
+        lib = logging.getLogger("urllib3.fake")
+
+        class Chatty(ListHandler):
+            def emit(self, record: logging.LogRecord) -> None:
+                lib.warning("connection pool is full")  # as urllib3 would, on the worker
+                super().emit(record)
+
+        target = Chatty()
+        handler = ThreadedHandler(target, flush_interval=10)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        logging.getLogger("app").info("one")
+        lib.info("app thread uses urllib3 logger")
+        assert handler.flush(timeout=5)
+        assert target.messages == ["one", "app thread uses urllib3 logger"]
+        assert handler.stats()["emitted"] == 2
+
+    def test_errors_never_reach_the_caller(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A target that raises, and unformattable records, never raise in logger calls."""
+
+        class Broken(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                raise OSError("disk on fire")
+
+            def handleError(self, record: logging.LogRecord) -> None:
+                raise  # a target whose error policy re-raises
+
+        handler = ThreadedHandler(Broken(), flush_interval=10, max_retry_time=0.3)
+        logger = make_logger("broken", handler)
+        logger.info("%d", "not a number")
+        logger.info("plain")
+        assert wait_for(lambda: handler.stats()["failed"] == 2, timeout=10)
+        assert "disk on fire" in (handler.stats()["last_error"] or "")
+        assert "disk on fire" in capsys.readouterr().err
+
+    def test_args_mutated_after_the_call_are_not_shipped(self) -> None:
+        """The message is frozen at emit time even if the target runs later."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10)
+        logger = make_logger("mutate", handler)
+        data = ["a"]
+        try:
+            logger.info("first")
+            assert target.entered.wait(5)
+            logger.info("data=%s", data)
+            data.append("b")
+        finally:
+            target.gate.set()
+        assert handler.flush(timeout=5)
+        assert target.messages == ["first", "data=['a']"]
+
+    def test_close_is_idempotent_and_counts_later_records(self) -> None:
+        """close() twice is fine; records after close are counted as dropped."""
+        target = ListHandler()
+        handler = ThreadedHandler(target, flush_interval=10)
+        logger = make_logger("close", handler)
+        logger.info("before")
+        handler.close()
+        handler.close()
+        logger.info("after")
+        assert target.messages == ["before"]
+        stats = handler.stats()
+        assert (stats["emitted"], stats["sent"], stats["dropped"]) == (2, 1, 1)
+
+    def test_close_gives_up_at_shutdown_timeout(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A stuck target: close() returns at its deadline, leftovers counted and reported."""
+        target = GatedHandler()
+        handler = ThreadedHandler(target, flush_interval=10, shutdown_timeout=0.5)
+        logger = make_logger("deadline", handler)
+        try:
+            for i in range(5):
+                logger.info("n=%d", i)
+            assert target.entered.wait(5)
+            started = time.monotonic()
+            handler.close()
+            assert time.monotonic() - started < 1.5
+            stats = handler.stats()
+            assert stats["dropped"] == 5 and stats["queued"] == 0
+            assert "5 record(s) not delivered" in capsys.readouterr().err
+        finally:
+            target.gate.set()
+        time.sleep(0)  # the worker finishes its record; counters stay as settled
+        assert wait_for(lambda: not handler._timer.is_alive(), timeout=5)
+        assert handler.stats()["sent"] == 0
+
+    def test_stats_balance(self) -> None:
+        """At a quiet moment emitted == sent + dropped + failed + queued + spooled."""
+        target = ListHandler()
+        handler = ThreadedHandler(target, flush_interval=10, capacity=50)
+        logger = make_logger("balance", handler)
+        for i in range(500):
+            logger.info("n=%d", i)
+        handler.flush(timeout=5)
+        s = handler.stats()
+        assert s["emitted"] == 500
+        assert s["emitted"] == s["sent"] + s["dropped"] + s["failed"] + s["queued"] + s["spooled"]
+
+    def test_handler_needs_a_target(self) -> None:
+        """The base class without a target or a transport is refused clearly."""
+        with pytest.raises(TypeError, match="needs a handler to wrap"):
+            ThreadedHandler()
+        with pytest.raises(TypeError, match="must be a logging.Handler"):
+            ThreadedHandler("file.log")  # type: ignore[arg-type]
+
+
+class TestThreadedTimer:
+    def test_calls_timeout_every_interval_and_on_wake(self) -> None:
+        """The timer calls timeout() periodically and immediately when woken."""
+        calls: list = []
+        ticked = threading.Event()
+
+        class Target:
+            def timeout(self) -> None:
+                calls.append(time.monotonic())
+                ticked.set()
+
+        timer = ThreadedTimer(60_000, Target())
+        timer.start()
+        try:
+            assert not ticked.wait(0.2)
+            timer.wake()
+            assert ticked.wait(5)
+        finally:
+            assert timer.stop(5)
+        assert len(calls) == 2  # the wake, then the final call on stop
+        fast = ThreadedTimer(20, Target())
+        fast.start()
+        assert wait_for(lambda: len(calls) >= 6, timeout=5)
+        assert fast.stop(5)
+
+    def test_survives_exceptions_and_is_a_named_daemon(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An exception in timeout() is reported and the timer keeps running."""
+        count = [0]
+
+        class Flaky:
+            def timeout(self) -> None:
+                count[0] += 1
+                raise ValueError("flaky")
+
+        timer = ThreadedTimer(10, Flaky())
+        assert timer.daemon and timer.name == "threaded_logging.ThreadedTimer"
+        timer.start()
+        assert wait_for(lambda: count[0] >= 3, timeout=5)
+        assert timer.stop(5)
+        assert "ValueError('flaky')" in capsys.readouterr().err
+
+    def test_rejects_bad_interval(self) -> None:
+        """The interval must be a positive number of milliseconds."""
+        with pytest.raises(ValueError, match="interval"):
+            ThreadedTimer(0, object())  # type: ignore[arg-type]

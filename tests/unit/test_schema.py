@@ -1,0 +1,163 @@
+"""The JSON record schema and JsonFormatter, including every bad input of SPEC §2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+
+from threaded_logging import JsonFormatter
+from threaded_logging._schema import HOST, dumps, record_dict, to_utf8
+from threaded_logging._snapshot import take_snapshot
+
+SCHEMA_ORDER = [
+    "timestamp", "created", "level", "logger", "message", "module", "function", "line",
+    "path", "process", "process_name", "thread", "thread_name", "host",
+]
+
+
+def make_record(msg: object = "hello %s", args: object = ("world",), **extra: object) -> logging.LogRecord:
+    logger = logging.getLogger("schema.test")
+    record = logger.makeRecord("schema.test", logging.INFO, "/src/app.py", 42, msg, args, None, "handler", extra or None)  # type: ignore[arg-type]
+    record.created = 1714564800.5
+    record.msecs = 500.0
+    return record
+
+
+def render(record: logging.LogRecord, **kwargs: object) -> dict:
+    line = JsonFormatter(**kwargs).format(record)  # type: ignore[arg-type]
+    assert "\n" not in line
+    return json.loads(line)
+
+
+class TestSchema:
+    def test_fields_in_order(self) -> None:
+        """Every schema field is present, in the documented order, with its value."""
+        out = render(make_record())
+        assert list(out)[: len(SCHEMA_ORDER)] == SCHEMA_ORDER
+        assert out["timestamp"] == "2024-05-01T12:00:00.500Z"
+        assert out["created"] == 1714564800.5
+        assert out["level"] == "INFO"
+        assert out["logger"] == "schema.test"
+        assert out["message"] == "hello world"
+        assert (out["module"], out["function"], out["line"], out["path"]) == ("app", "handler", 42, "/src/app.py")
+        assert out["host"] == HOST
+        assert out["process_name"] == "MainProcess"
+
+    def test_exception_and_stack(self) -> None:
+        """A traceback and stack_info become 'exception' and 'stack'."""
+        try:
+            raise KeyError("k")
+        except KeyError:
+            record = make_record()
+            record.exc_info = sys.exc_info()
+        record.stack_info = "Stack (most recent call last):\n  here"
+        out = render(record)
+        assert out["exception"].startswith("Traceback (most recent call last):")
+        assert out["exception"].endswith("KeyError: 'k'")
+        assert out["stack"].endswith("here")
+
+    def test_extras_at_top_level_and_collisions_prefixed(self) -> None:
+        """extra= fields are top-level; one named like a schema key is kept prefixed."""
+        out = render(make_record(user="u1", host="other", level="x"))
+        assert out["user"] == "u1"
+        assert out["host"] == HOST and out["extra_host"] == "other"
+        assert out["level"] == "INFO" and out["extra_level"] == "x"
+
+    def test_static_fields_come_last_and_never_override(self) -> None:
+        """static_fields are appended; an extra of the same name wins."""
+        out = render(make_record(app="from-extra"), static_fields={"app": "static", "env": "prod"})
+        assert out["app"] == "from-extra"
+        assert list(out)[-1] == "env" and out["env"] == "prod"
+
+    def test_static_fields_may_not_shadow_schema(self) -> None:
+        """A static field named like a schema key is refused at construction."""
+        with pytest.raises(ValueError, match="'host' is a record schema field"):
+            JsonFormatter(static_fields={"host": "x"})
+
+
+class TestBadInput:
+    def test_bad_percent_args(self) -> None:
+        """A message whose % args do not fit ships raw, with args repr and a note."""
+        out = render(make_record("%d items", ("many",)))
+        assert out["message"] == "%d items"
+        assert out["args"] == "('many',)"
+        assert out["format_error"].startswith("TypeError: %d format")
+
+    def test_raising_str(self) -> None:
+        """A msg whose __str__ raises still produces a record."""
+
+        class Hostile:
+            def __str__(self) -> str:
+                raise RuntimeError("no str")
+
+            def __repr__(self) -> str:
+                return "<Hostile>"
+
+        out = render(make_record(Hostile(), ()))
+        assert out["message"] == "<Hostile>"
+        assert out["format_error"] == "RuntimeError: no str"
+
+    def test_raising_repr_in_args(self) -> None:
+        """Args whose repr raises are replaced by a placeholder, not an error."""
+
+        class Worse:
+            def __str__(self) -> str:
+                raise RuntimeError("no str")
+
+            def __repr__(self) -> str:
+                raise RuntimeError("no repr")
+
+        out = render(make_record("%s", (Worse(),)))
+        assert out["message"] == "%s"
+        assert "unrepresentable" in out["args"]
+
+    def test_non_json_values_use_repr(self) -> None:
+        """Objects, bytes, NaN, cycles and tuple-keyed dicts do not break the record."""
+        cycle: list = []
+        cycle.append(cycle)
+        out = render(make_record(obj=object(), raw=b"\xff", nan=float("nan"), cycle=cycle, tk={(1, 2): 3}, tags={"a"}))
+        assert out["obj"].startswith("<object object at")
+        assert out["raw"] == "b'\\xff'"
+        assert out["nan"] == "nan"
+        assert out["cycle"] == "[[...]]"
+        assert out["tk"] == "{(1, 2): 3}"
+        assert out["tags"] == ["a"]
+        assert out["message"] == "hello world"
+
+    def test_lone_surrogates_become_replacement_chars(self) -> None:
+        """Invalid Unicode is replaced, and the line encodes as UTF-8."""
+        line = JsonFormatter().format(make_record("bad \udce9 char", ()))
+        line.encode("utf-8")
+        assert json.loads(line)["message"] == "bad \ufffd char"
+        assert to_utf8(dumps({"m": "\ud800"})) == '{"m":"\ufffd"}'.encode()
+
+    def test_control_characters_are_escaped(self) -> None:
+        """NUL and other control characters are escaped, the line stays one line."""
+        line = JsonFormatter().format(make_record("a\x00b\nc\x1b", ()))
+        assert "\n" not in line and "\x00" not in line
+        assert json.loads(line)["message"] == "a\x00b\nc\x1b"
+
+    def test_five_megabyte_message(self) -> None:
+        """A 5 MB message is rendered whole."""
+        big = "x" * (5 * 1024 * 1024)
+        assert render(make_record(big, ()))["message"] == big
+
+
+class TestSnapshot:
+    def test_later_mutation_of_args_does_not_change_message(self) -> None:
+        """The message is formatted when the snapshot is taken."""
+        args = {"n": [1]}
+        record = make_record("value %(n)s", (args,))
+        message, aux = take_snapshot(record)
+        args["n"].append(2)
+        assert message == "value [1]"
+        assert aux is None
+
+    def test_record_dict_uses_snapshot_message(self) -> None:
+        """record_dict renders the frozen message, not the live args."""
+        record = make_record()
+        out = record_dict(record, "frozen", None)
+        assert out["message"] == "frozen"

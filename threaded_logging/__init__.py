@@ -1,0 +1,49 @@
+"""threaded-logging: logging handlers that ship records on a background thread.
+
+Public names are imported lazily, so a file-only user never pays for
+importing requests or boto3.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ThreadedHandler": "._handler",
+    "ThreadedTimer": "._timer",
+    "JsonFormatter": "._schema",
+    "ThreadedFileHandler": ".transports.file",
+    "ThreadedHttpHandler": ".transports.http",
+    "ThreadedSqsHandler": ".transports.sqs",
+    "ThreadedAwsHandler": ".transports.sqs",
+    "CloudLaunchHandler": ".transports.sqs",
+    "RequestLogHook": ".hooks.boto",
+    "RequestLogFormatter": ".hooks.boto",
+    "RequestLogger": ".hooks.boto",
+    "log_boto3_requests": ".hooks.botocore",
+    "log_requests": ".hooks.requests",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:
+    from ._handler import ThreadedHandler
+    from ._schema import JsonFormatter
+    from ._timer import ThreadedTimer
+    from .transports.file import ThreadedFileHandler
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'threaded_logging' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,453 @@
+"""ThreadedHandler: emit on the caller's thread, ship on the timer thread."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence
+
+from ._buffer import Buffer, InFlight, Item, counted
+from ._options import Options, parse_options
+from ._report import Reporter
+from ._retry import Outcome, backoff_delay
+from ._snapshot import failed_snapshot, take_snapshot
+from ._timer import WORKER_IDENTS, ThreadedTimer
+
+_get_ident = threading.get_ident
+_LIVE: "weakref.WeakSet[ThreadedHandler]" = weakref.WeakSet()
+
+
+class Chunk:
+    """Records sent in one request, with the transport's encoding of each."""
+
+    __slots__ = ("items", "payloads")
+
+    def __init__(self, items: List[Item], payloads: Optional[List[Any]] = None) -> None:
+        self.items = items
+        self.payloads = payloads
+
+    def halves(self) -> List["Chunk"]:
+        """Split in two, keeping order (for HTTP 413 and similar)."""
+        mid = len(self.items) // 2
+        p = self.payloads
+        return [
+            Chunk(self.items[:mid], p[:mid] if p is not None else None),
+            Chunk(self.items[mid:], p[mid:] if p is not None else None),
+        ]
+
+
+class Attempt(NamedTuple):
+    """What one send attempt achieved.
+
+    ``outcome`` applies to the whole chunk unless ``pending`` is given: then
+    ``sent`` and ``rejected`` were settled and ``pending`` is sent again.
+    """
+
+    outcome: Outcome
+    error: Optional[str] = None
+    retry_after: Optional[float] = None
+    sent: Sequence[int] = ()
+    rejected: Sequence[int] = ()
+    pending: Optional[Sequence[int]] = None
+
+
+class ThreadedHandler(logging.Handler):
+    """A handler whose ``emit`` only queues; a daemon thread does the I/O.
+
+    Given a stdlib ``handler``, it wraps it: that handler's ``handle`` runs on
+    the timer thread (Camelot's ThreadedHandler). Subclasses ship batches
+    themselves by overriding :meth:`prepare`, :meth:`send` and
+    :meth:`close_transport`.
+
+    Args:
+        handler: a :class:`logging.Handler` to run on the timer thread.
+        flush_interval: milliseconds between two sends (default 1000). A full
+            batch is sent at once.
+        batch_size: records per batch at most (default 1000).
+        capacity: records waiting in memory at most (default 10,000).
+        overflow: when full: ``"drop_newest"`` (default), ``"drop_oldest"`` or
+            ``"block"``. Drops are counted and reported by a gap record.
+        block_timeout: seconds a caller waits for room with ``"block"``
+            (default 1.0).
+        shutdown_timeout: seconds ``close()`` (and a ``flush()`` without
+            timeout) may take (default 5.0).
+        spool_dir: a directory for the durable spool (default None: off).
+        spool_max_bytes: bytes on disk at most (default 256 MiB).
+        max_retry_time: seconds a batch is retried before it is counted as
+            failed (default 60; None retries until close).
+        static_fields: dict added to every record (default none).
+        level: the handler's level (default NOTSET).
+
+    Threads:
+        ``emit``/``handle`` run on the caller's thread: they format the
+        message, append to the buffer under a short lock and return; they
+        block only with ``overflow="block"``, for ``block_timeout`` at most.
+        ``timeout``, :meth:`prepare` and :meth:`send` run on the timer thread.
+        ``flush`` blocks up to its timeout, ``close`` up to
+        ``shutdown_timeout``; neither takes ``Handler.lock``.
+    """
+
+    def __init__(self, handler: Optional[logging.Handler] = None, **options: Any) -> None:
+        opts = parse_options(options)
+        super().__init__(opts.level)
+        if handler is None and type(self).send is ThreadedHandler.send:
+            raise TypeError("ThreadedHandler needs a handler to wrap, e.g. ThreadedHandler(FileHandler(...))")
+        if handler is not None and not isinstance(handler, logging.Handler):
+            raise TypeError(f"handler must be a logging.Handler, got {handler!r}")
+        self.target = handler
+        self.options: Options = opts
+        self._batch_size = opts.batch_size
+        self._closing = False
+        self._close_lock = threading.Lock()  # guards: _closing
+        self._deadline: Optional[float] = None  # the worker's, once closing
+        self._close_deadline = 0.0
+        self._flush_gave_up_at = -1.0
+        self._dropped_at_close = 0
+        self.last_error: Optional[str] = None
+        self._reset_runtime()
+        _LIVE.add(self)
+        hook = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: _call_alive(hook))
+
+    def _reset_runtime(self) -> None:
+        opts = self.options
+        self._buffer = Buffer(opts.capacity, opts.overflow, opts.block_timeout_s)
+        self._timer = ThreadedTimer(opts.interval_s * 1000.0, self, name=f"threaded_logging.{type(self).__name__}")
+        self._started = False
+        self._start_lock = threading.Lock()  # guards: _started, starting _timer
+        self._flight: Optional[InFlight] = None
+        self._report = Reporter(self.describe())
+
+    # -- caller's thread ----------------------------------------------------
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        """Filter and queue ``record``; unlike the stdlib, no lock is taken."""
+        rv: Any = True
+        if self.filters:
+            rv = self.filter(record)
+            if isinstance(rv, logging.LogRecord):
+                record = rv
+        if rv:
+            self.emit(record)
+        return rv
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue a snapshot. Caller's thread; bounded work, no I/O."""
+        if _get_ident() in WORKER_IDENTS:
+            return  # produced by a sender on a worker thread: never fed back
+        try:
+            message, aux = take_snapshot(record)
+        except RecursionError:
+            raise
+        except Exception as exc:
+            message, aux = failed_snapshot(record, exc)
+        if self._buffer.offer(record, message, aux) == self._batch_size:
+            self._timer.wake()
+        if not self._started:
+            self._start()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._started or self._closing:
+                return
+            self._started = True
+            self._timer.start()
+
+    # -- timer thread ---------------------------------------------------------
+
+    def timeout(self) -> None:
+        """Drain the buffer and send it batch by batch (timer thread)."""
+        buffer = self._buffer
+        while not self._past_deadline():
+            batch, upto = buffer.drain(self._batch_size)
+            if not batch:
+                buffer.settle_idle()
+                return
+            flight = buffer.begin(batch, upto)
+            self._flight = flight
+            try:
+                self._deliver(flight, batch)
+            finally:
+                self._flight = None
+                buffer.finish(flight)
+
+    def prepare(self, items: List[Item]) -> List[Chunk]:
+        """Encode a batch into the chunks sent one request each (timer thread).
+
+        The default sends the batch as one chunk with no payloads.
+        """
+        return [Chunk(items)]
+
+    def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
+        """Send one chunk (timer thread); return what happened, or raise.
+
+        ``timeout_s`` is the time left before ``close()``'s deadline (None when
+        not closing): a transport should not block longer. The default runs
+        the wrapped handler.
+        """
+        target = self.target
+        assert target is not None
+        items = chunk.items
+        for index, item in enumerate(items):
+            if self._deadline is not None and self._past_deadline():
+                rest = range(index, len(items))
+                return Attempt(Outcome.RETRY, "shutdown deadline reached", sent=range(index), pending=rest)
+            record = self.rebuild(item)
+            # Only this thread calls the target, so its lock is not taken:
+            # logging.shutdown() takes every handler's lock and must never
+            # wait on a target stuck in emit.
+            if record.levelno >= target.level:
+                checked = target.filter(record) if target.filters else True
+                if checked:
+                    target.emit(checked if isinstance(checked, logging.LogRecord) else record)
+        return Attempt(Outcome.DELIVERED)
+
+    def classify_exception(self, exc: BaseException) -> Outcome:
+        """Whether an exception from :meth:`send` is worth a retry."""
+        return Outcome.RETRY if isinstance(exc, (OSError, TimeoutError)) else Outcome.FINAL
+
+    def close_transport(self) -> None:
+        """Release connections or files (called once by ``close``)."""
+        if self.target is not None:
+            self.target.close()
+
+    def reset_transport(self) -> None:
+        """Drop connections inherited from the parent (in a forked child)."""
+
+    def describe(self) -> str:
+        """The destination, for messages (never secrets)."""
+        return f"{type(self).__name__}({type(self.target).__name__})"
+
+    @staticmethod
+    def rebuild(item: Item) -> logging.LogRecord:
+        """A copy of the record that formats as it did at emit time."""
+        _, record, message, aux = item
+        copy = logging.LogRecord.__new__(logging.LogRecord)
+        copy.__dict__.update(record.__dict__)
+        copy.msg = message
+        copy.args = None
+        if aux:
+            copy.exc_text = aux.get("exception")
+            copy.__dict__.update({k: v for k, v in aux.items() if k != "exception" and k != "args"})
+        return copy
+
+    def _deliver(self, flight: InFlight, items: List[Item]) -> None:
+        try:
+            pending = list(reversed(self.prepare(items)))
+        except Exception as exc:
+            self._give_up(flight, items, f"could not encode the batch: {exc!r}", final=True)
+            return
+        while pending:
+            chunk = pending.pop()
+            try:
+                more = self._send_chunk(flight, chunk)
+            except Exception as exc:  # a transport bug must not lose the count
+                self._give_up(flight, chunk.items, f"send failed: {exc!r}", final=True)
+                continue
+            if more is None:
+                continue
+            if not more:
+                for rest in pending:
+                    self._give_up(flight, rest.items, "shutdown deadline reached", final=False)
+                return
+            pending.extend(reversed(more))
+
+    def _send_chunk(self, flight: InFlight, chunk: Chunk) -> Optional[List[Chunk]]:
+        """Send with retries. Returns None when settled, halves to send, or
+        an empty list when the shutdown deadline stopped it."""
+        attempt = 0
+        started = time.monotonic()
+        buffer = self._buffer
+        while True:
+            timeout_s = None if self._deadline is None else self._deadline - time.monotonic()
+            if timeout_s is not None and timeout_s <= 0:
+                self._give_up(flight, chunk.items, "shutdown deadline reached", final=False)
+                return []
+            try:
+                result = self.send(chunk, timeout_s)
+            except Exception as exc:
+                result = Attempt(self.classify_exception(exc), error=_describe_error(exc))
+            if result.pending is not None:
+                chunk = self._settle_partial(flight, chunk, result)
+                if not chunk.items:
+                    return None
+            outcome = result.outcome
+            if outcome is Outcome.DELIVERED:
+                buffer.account(flight, chunk.items, sent=True)
+                buffer.count(batches=1)
+                return None
+            if result.error:
+                self.last_error = result.error
+            if outcome is Outcome.SPLIT and len(chunk.items) > 1:
+                return chunk.halves()
+            if outcome is not Outcome.RETRY:
+                self._give_up(flight, chunk.items, result.error or "rejected", final=True)
+                return None
+            if self._past_deadline():
+                self._give_up(flight, chunk.items, "shutdown deadline reached", final=False)
+                return []
+            attempt += 1
+            delay = backoff_delay(attempt, result.retry_after)
+            limit = self.options.max_retry_time_s
+            if self._deadline is None and limit is not None and time.monotonic() + delay - started > limit:
+                self._give_up(flight, chunk.items, f"gave up after {limit:g} s: {result.error}", final=True)
+                return None
+            self._report("retry", f"sending to {self.describe()} failed, retrying: {result.error}")
+            buffer.count(retried=1)
+            if self._deadline is not None:
+                delay = min(delay, self._deadline - time.monotonic())
+            self._timer.pause(delay)
+
+    def _settle_partial(self, flight: InFlight, chunk: Chunk, result: Attempt) -> Chunk:
+        items, payloads = chunk.items, chunk.payloads
+        buffer = self._buffer
+        if result.sent:
+            buffer.account(flight, [items[i] for i in result.sent], sent=True)
+            buffer.count(batches=1)
+        if result.rejected:
+            buffer.account(flight, [items[i] for i in result.rejected], failed=True)
+            self._report("rejected", f"{len(result.rejected)} record(s) rejected by {self.describe()}: {result.error}")
+        keep = list(result.pending or ())
+        return Chunk(
+            [items[i] for i in keep], [payloads[i] for i in keep] if payloads is not None else None
+        )
+
+    def _give_up(self, flight: InFlight, items: List[Item], why: str, *, final: bool) -> None:
+        """Settle records as failed, or (at the shutdown deadline) dropped;
+        ``close`` reports the latter in one line."""
+        if final:
+            self.last_error = why
+        if self._buffer.account(flight, items, failed=final, dropped=not final) and final:
+            self._report("failed", f"{counted(items)} record(s) failed ({self.describe()}): {why}")
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    # -- any thread -----------------------------------------------------------
+
+    def flush(self, timeout: Optional[float] = None) -> bool:  # type: ignore[override]
+        """Wait until every record emitted before the call is settled.
+
+        Unlike the stdlib's ``flush()``, this takes a timeout (seconds, default
+        ``shutdown_timeout``) and returns True when all those records were
+        delivered, False when the timeout passed first or some were dropped
+        or rejected.
+        """
+        low, target = self._buffer.mark()
+        if _get_ident() in WORKER_IDENTS:
+            return False  # the worker cannot wait for itself
+        limit = self.options.shutdown_timeout_s if timeout is None else max(0.0, timeout)
+        deadline = time.monotonic() + limit
+        if self._started and not self._timer.stopping:
+            self._timer.wake()
+        done = self._buffer.wait_settled(target, deadline)
+        if not done and timeout is None:
+            self._flush_gave_up_at = time.monotonic()
+        return done and not self._buffer.lost_between(low, target)
+
+    def close(self) -> None:
+        """Stop accepting, drain within ``shutdown_timeout``, stop the thread.
+
+        Safe to call more than once. Records still held at the deadline are
+        counted as dropped and reported once on stderr. When a ``flush()``
+        without timeout has just given up (as in ``logging.shutdown()``),
+        ``close`` does not wait a second time.
+        """
+        if self._begin_close():
+            self._finish_close()
+        super().close()
+
+    def _begin_close(self) -> bool:
+        with self._close_lock:
+            if self._closing:
+                return False
+            self._closing = True
+        now = time.monotonic()
+        recently_gave_up = now - self._flush_gave_up_at < 1.0
+        budget = 0.0 if recently_gave_up else self.options.shutdown_timeout_s
+        self._close_deadline = now + budget
+        # The worker stops a little earlier, so it can settle what it holds
+        # before close() stops waiting for it.
+        self._deadline = now + budget - min(0.25, budget * 0.1)
+        self._dropped_at_close = self._buffer.snapshot_counters()["dropped"]
+        self._buffer.close()
+        self._timer.stop(timeout=0)
+        return True
+
+    def _finish_close(self) -> None:
+        deadline = self._close_deadline
+        dropped_before = self._dropped_at_close
+        if self._started:
+            self._timer.stop(timeout=max(0.0, deadline - time.monotonic()))
+        self._buffer.abandon(self._flight)
+        lost = self._buffer.counters.dropped - dropped_before
+        if lost:
+            self._report(
+                "close",
+                f"{lost} record(s) not delivered to {self.describe()} before the "
+                f"shutdown deadline were dropped (last error: {self.last_error})",
+                force=True,
+            )
+        if self._timer.is_alive():
+            return  # the worker is stuck inside the transport: leave it be
+        try:
+            self.close_transport()
+        except Exception as exc:
+            self._report("close_transport", f"releasing the transport failed: {exc!r}")
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: cumulative ``emitted``, ``sent``, ``dropped``, ``failed``,
+        ``retried``, ``batches``; current ``queued``, ``spooled``,
+        ``spool_bytes``; ``last_error``.
+
+        At any quiet moment ``emitted == sent + dropped + failed + queued +
+        spooled``.
+        """
+        counts: dict[str, Any] = self._buffer.snapshot_counters()
+        counts["spooled"] = 0
+        counts["spool_bytes"] = 0
+        counts["last_error"] = self.last_error
+        return counts
+
+    def _after_fork_in_child(self) -> None:
+        self._reset_runtime()
+        try:
+            self.reset_transport()
+        except Exception as exc:
+            self._report("fork", f"resetting the transport after fork failed: {exc!r}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()} ({logging.getLevelName(self.level)})>"
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not text.startswith(type(exc).__name__) else text
+
+
+def _call_alive(ref: Callable[[], Optional[Callable[[], None]]]) -> None:
+    method = ref()
+    if method is not None:
+        method()
+
+
+def _forget_workers_in_child() -> None:
+    WORKER_IDENTS.clear()
+
+
+def close_all(handlers: Optional[Iterable[ThreadedHandler]] = None) -> None:
+    """Close handlers together: all drain at once under their own deadlines."""
+    chosen = [h for h in (list(_LIVE) if handlers is None else handlers)]
+    begun = [h for h in chosen if h._begin_close()]
+    for handler in begun:
+        handler._finish_close()
+
+
+os.register_at_fork(after_in_child=_forget_workers_in_child)
+# Registered after logging's own hook, so this runs first: every threaded
+# handler drains in parallel, then logging.shutdown() finds them closed.
+atexit.register(close_all)

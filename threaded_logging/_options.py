@@ -1,0 +1,153 @@
+"""Common options of every threaded handler: defaults, units, validation.
+
+Public options keep the units of the specification (``flush_interval`` in
+milliseconds, the other times in seconds). They are converted once here, so the
+hot path never branches on configuration and internal names carry their unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+OVERFLOW_POLICIES = ("drop_newest", "drop_oldest", "block")
+
+#: Names the JSON schema owns; ``static_fields`` may not use them.
+SCHEMA_KEYS = (
+    "timestamp",
+    "created",
+    "level",
+    "logger",
+    "message",
+    "module",
+    "function",
+    "line",
+    "path",
+    "process",
+    "process_name",
+    "thread",
+    "thread_name",
+    "host",
+    "exception",
+    "stack",
+)
+
+DEFAULTS: dict[str, Any] = {
+    "flush_interval": 1000,
+    "batch_size": 1000,
+    "capacity": 10_000,
+    "overflow": "drop_newest",
+    "block_timeout": 1.0,
+    "shutdown_timeout": 5.0,
+    "spool_dir": None,
+    "spool_max_bytes": 256 * 1024 * 1024,
+    "max_retry_time": 60.0,
+    "static_fields": None,
+    "level": logging.NOTSET,
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated common options, times already in seconds."""
+
+    interval_s: float
+    batch_size: int
+    capacity: int
+    overflow: str
+    block_timeout_s: float
+    shutdown_timeout_s: float
+    spool_dir: str | None
+    spool_max_bytes: int
+    max_retry_time_s: float | None
+    static_fields: Mapping[str, Any] = field(default_factory=dict)
+    level: int = logging.NOTSET
+
+
+def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, str):
+            try:
+                value = float(value) if not integer else int(value)
+            except ValueError:
+                raise TypeError(f"{name} must be a number, got {value!r}") from None
+        else:
+            raise TypeError(f"{name} must be a number, got {value!r}")
+    if integer and value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if math.isnan(value) or value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _level(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"level must be a level name or number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        resolved = logging.getLevelName(value.upper())
+        if isinstance(resolved, int):
+            return resolved
+        if value.isdigit():
+            return int(value)
+        raise ValueError(f"level must be a known level name, got {value!r}")
+    raise TypeError(f"level must be a level name or number, got {value!r}")
+
+
+def _static_fields(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"static_fields must be a dict, got {value!r}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"static_fields keys must be strings, got {key!r}")
+        if key in SCHEMA_KEYS:
+            raise ValueError(
+                f"static_fields key {key!r} is a record schema field; pick another name"
+            )
+    return dict(value)
+
+
+def parse_options(options: Mapping[str, Any]) -> Options:
+    """Validate the common options and convert them to internal units.
+
+    Raises:
+        TypeError: an option has the wrong type, or is not a known option.
+        ValueError: an option is out of range.
+    """
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    merged = {**DEFAULTS, **options}
+    overflow = merged["overflow"]
+    if overflow not in OVERFLOW_POLICIES:
+        raise ValueError(
+            f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {overflow!r}"
+        )
+    max_retry = merged["max_retry_time"]
+    spool_dir = merged["spool_dir"]
+    if spool_dir is not None and not isinstance(spool_dir, str):
+        spool_dir = str(spool_dir)
+    return Options(
+        interval_s=_number("flush_interval", merged["flush_interval"], minimum=1) / 1000.0,
+        batch_size=int(_number("batch_size", merged["batch_size"], minimum=1, integer=True)),
+        capacity=int(_number("capacity", merged["capacity"], minimum=1, integer=True)),
+        overflow=overflow,
+        block_timeout_s=float(_number("block_timeout", merged["block_timeout"], minimum=0)),
+        shutdown_timeout_s=float(
+            _number("shutdown_timeout", merged["shutdown_timeout"], minimum=0)
+        ),
+        spool_dir=spool_dir,
+        spool_max_bytes=int(
+            _number("spool_max_bytes", merged["spool_max_bytes"], minimum=4096, integer=True)
+        ),
+        max_retry_time_s=(
+            None if max_retry is None else float(_number("max_retry_time", max_retry, minimum=0))
+        ),
+        static_fields=_static_fields(merged["static_fields"]),
+        level=_level(merged["level"]),
+    )

@@ -1,0 +1,161 @@
+"""The JSON record schema (one object per record) and :class:`JsonFormatter`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import time
+from typing import Any, Mapping
+
+from ._options import SCHEMA_KEYS, _static_fields
+from ._snapshot import Aux, failed_snapshot, safe_repr, take_snapshot
+
+HOST = socket.gethostname()
+
+#: Attributes every LogRecord has; anything else in ``__dict__`` is an extra.
+_RECORD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+) | {"message", "asctime", "taskName"}
+
+#: Prefix for an extra whose name collides with a schema key.
+EXTRA_PREFIX = "extra_"
+
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def iso_timestamp(created: float, msecs: float) -> str:
+    """``2024-05-01T12:00:00.123Z`` (UTC, milliseconds)."""
+    global _second_cache
+    second = int(created)
+    cached_second, prefix = _second_cache
+    if cached_second != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_cache = (second, prefix)
+    return f"{prefix}.{int(msecs):03d}Z"
+
+
+def record_dict(
+    record: logging.LogRecord,
+    message: str,
+    aux: Aux = None,
+    static_fields: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the schema's dict for one record (worker thread, or a formatter)."""
+    out: dict[str, Any] = {
+        "timestamp": iso_timestamp(record.created, record.msecs),
+        "created": record.created,
+        "level": record.levelname,
+        "logger": record.name,
+        "message": message,
+        "module": record.module,
+        "function": record.funcName,
+        "line": record.lineno,
+        "path": record.pathname,
+        "process": record.process,
+        "process_name": record.processName,
+        "thread": record.thread,
+        "thread_name": record.threadName,
+        "host": HOST,
+    }
+    if aux:
+        out.update(aux)
+    if record.stack_info:
+        out["stack"] = record.stack_info
+    attrs = record.__dict__
+    if not attrs.keys() <= _RECORD_ATTRS:
+        for key, value in attrs.items():
+            if key not in _RECORD_ATTRS:
+                while key in out:
+                    key = EXTRA_PREFIX + key
+                out[key] = value
+    if static_fields:
+        for key, value in static_fields.items():
+            out.setdefault(key, value)
+    return out
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return [v for v in value]
+    return safe_repr(value)
+
+
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default
+)
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    """Encode a record dict as one JSON line (no newline), whatever it holds.
+
+    Values JSON cannot encode become their ``repr()``; a value that still fails
+    (a cycle, NaN, a dict with tuple keys) is replaced by its repr alone, so
+    the other fields survive. The result may hold lone surrogates; see
+    :func:`to_utf8`.
+    """
+    try:
+        return _encoder.encode(data)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    safe: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            _encoder.encode(value)
+        except (TypeError, ValueError, RecursionError):
+            value = safe_repr(value)
+        safe[str(key)] = value
+    return _encoder.encode(safe)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def to_utf8(text: str) -> bytes:
+    """UTF-8 bytes of ``text``; each lone surrogate becomes U+FFFD instead of failing."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """Render records as one JSON object per line, in the record schema.
+
+    Works with any stdlib handler; the threaded handlers use the same schema.
+    A record whose message cannot be formatted is still rendered, with its raw
+    ``msg``, the ``args`` repr and a ``format_error`` note. The output never
+    holds lone surrogates.
+
+    Args:
+        static_fields: dict of fields added to every record (default none).
+            Keys may not be schema keys.
+    """
+
+    def __init__(self, static_fields: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.static_fields = _static_fields(static_fields)
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            message, aux = take_snapshot(record)
+        except RecursionError:
+            raise
+        except Exception as exc:
+            message, aux = failed_snapshot(record, exc)
+        return clean_text(dumps(record_dict(record, message, aux, self.static_fields)))
+
+
+__all__ = ["JsonFormatter", "record_dict", "dumps", "to_utf8", "clean_text", "SCHEMA_KEYS"]

@@ -1,0 +1,1 @@
+"""The ``threaded-logging`` command line."""

@@ -1,0 +1,141 @@
+"""ThreadedFileHandler: file writes on the timer thread, optional rotation."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO, List, Optional
+
+from .._buffer import Item
+from .._handler import Attempt, Chunk, ThreadedHandler
+from .._retry import Outcome
+from .._schema import JsonFormatter, dumps, record_dict
+
+
+class ThreadedFileHandler(ThreadedHandler):
+    """Write records to a file from the timer thread.
+
+    A slow or hung (network) file system delays the timer thread, never the
+    application. Lines go through the handler's formatter (plain text by
+    default, JSON lines with :class:`~threaded_logging.JsonFormatter`), are
+    encoded with ``encoding`` (unencodable characters backslash-escaped) and
+    written one batch per ``write`` call.
+
+    Args:
+        filename: path of the log file.
+        mode: ``"a"`` (default) appends, ``"w"`` truncates when first opened.
+        encoding: text encoding (default ``"utf-8"``).
+        delay: open the file on the first write instead of now (default False).
+        max_bytes: rotate before a file would grow past this many bytes
+            (default 0: never).
+        backup_count: rotated files kept as ``filename.1`` ... ``.N``;
+            required (>= 1) with ``max_bytes``.
+        **options: the common options of :class:`ThreadedHandler`.
+
+    Threads:
+        The constructor opens the file on the caller's thread unless
+        ``delay``. ``emit`` never touches the file. Opening, writing,
+        rotating and flushing happen on the timer thread; ``close`` waits for
+        them up to ``shutdown_timeout``.
+    """
+
+    terminator = "\n"
+
+    def __init__(
+        self,
+        filename: str,
+        mode: str = "a",
+        encoding: Optional[str] = "utf-8",
+        delay: bool = False,
+        max_bytes: int = 0,
+        backup_count: int = 0,
+        **options: Any,
+    ) -> None:
+        if mode not in ("a", "w"):
+            raise ValueError(f"mode must be 'a' or 'w', got {mode!r}")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"max_bytes must be a whole number >= 0, got {max_bytes!r}")
+        if isinstance(backup_count, bool) or not isinstance(backup_count, int) or backup_count < 0:
+            raise ValueError(f"backup_count must be a whole number >= 0, got {backup_count!r}")
+        if max_bytes and not backup_count:
+            raise ValueError("max_bytes needs backup_count >= 1 (rotated files to keep)")
+        self.baseFilename = os.path.abspath(os.fspath(filename))
+        self.mode = mode
+        self.encoding = encoding or "utf-8"
+        "".encode(self.encoding)  # an unknown encoding fails here, not on the worker
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        self._stream: Optional[BinaryIO] = None
+        self._size = 0
+        self._first_open = True
+        super().__init__(**options)
+        if not delay:
+            self._open()
+
+    def describe(self) -> str:
+        return f"ThreadedFileHandler({self.baseFilename})"
+
+    def _open(self) -> BinaryIO:
+        if self._stream is None:
+            mode = "wb" if self.mode == "w" and self._first_open else "ab"
+            self._stream = open(self.baseFilename, mode)  # noqa: SIM115 - kept open
+            self._first_open = False
+            self._size = self._stream.seek(0, os.SEEK_END)
+        return self._stream
+
+    def prepare(self, items: List[Item]) -> List[Chunk]:
+        formatter = self.formatter
+        encoding, term = self.encoding, self.terminator
+        if isinstance(formatter, JsonFormatter):
+            static = {**self.options.static_fields, **formatter.static_fields}
+            lines = [dumps(record_dict(r, m, a, static)) + term for _, r, m, a in items]
+        else:
+            fmt = self.format
+            lines = [fmt(self.rebuild(item)) + term for item in items]
+        payloads = [line.encode(encoding, "backslashreplace") for line in lines]
+        return [Chunk(items, payloads)]
+
+    def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
+        payloads = chunk.payloads or []
+        try:
+            stream = self._open()
+            if not self.max_bytes:
+                stream.write(b"".join(payloads))
+                self._size += sum(map(len, payloads))
+            else:
+                for data in payloads:
+                    if self._size and self._size + len(data) > self.max_bytes:
+                        self._rotate()
+                        stream = self._open()
+                    stream.write(data)
+                    self._size += len(data)
+            stream.flush()
+        except OSError:
+            self._close_stream()  # reopen next time (stale handle, full disk)
+            raise
+        return Attempt(Outcome.DELIVERED)
+
+    def _rotate(self) -> None:
+        self._close_stream()
+        base = self.baseFilename
+        for index in range(self.backup_count - 1, 0, -1):
+            source = f"{base}.{index}"
+            if os.path.exists(source):
+                os.replace(source, f"{base}.{index + 1}")
+        if os.path.exists(base):
+            os.replace(base, f"{base}.1")
+        self._first_open = False
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close_transport(self) -> None:
+        self._close_stream()
+
+    def reset_transport(self) -> None:
+        # The parent's file object and its buffer belong to the parent.
+        self._stream = None
