@@ -62,6 +62,7 @@ class Buffer:
 
     def __init__(self, capacity: int, overflow: str, block_timeout_s: float) -> None:
         self._capacity = capacity
+        self._limit = capacity  # -1 once closed, so the fast path tests one thing
         self._overflow = overflow
         self._block_timeout_s = block_timeout_s
         self._items: Deque[Item] = collections.deque()
@@ -80,40 +81,45 @@ class Buffer:
         """Append a snapshot; returns the queue length, or 0 if it was dropped."""
         with self._lock:
             counters = self.counters
-            counters.emitted += 1
-            seq = counters.emitted
+            counters.emitted = seq = counters.emitted + 1
             items = self._items
-            if len(items) >= self._capacity or self.closed:
-                if not self._make_room(seq, record.created):
-                    return 0
-            if self._gap is not None and self._overflow != "drop_oldest":
-                items.append(self._gap_item())
-            items.append((seq, record, message, aux))
-            return len(items)
+            if len(items) < self._limit:
+                if self._gap is not None and self._overflow != "drop_oldest":
+                    items.append(self._gap_item())
+                items.append((seq, record, message, aux))
+                return len(items)
+            if self._overflow == "drop_newest" or self.closed:
+                self._drop(seq, record.created)  # the common overflow: keep it short
+                return 0
+            return self._make_room(seq, record, message, aux)
 
-    def _make_room(self, seq: int, created: float) -> bool:
+    def _make_room(self, seq: int, record: logging.LogRecord, message: str, aux: Aux) -> int:
         items = self._items
-        if self._overflow == "block" and not self.closed:
+        if self._overflow == "drop_oldest":
+            old = items.popleft()
+            self._drop(old[0], old[1].created)
+        else:  # block
             deadline = time.monotonic() + self._block_timeout_s
-            while len(items) >= self._capacity and not self.closed:
+            while len(items) >= self._limit and not self.closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._room.wait(remaining)
-            if len(items) < self._capacity and not self.closed:
-                return True
-        if self._overflow == "drop_oldest" and not self.closed:
-            old = items.popleft()
-            self._drop(old[0], old[1].created)
-            return True
-        self._drop(seq, created)
-        return False
+            if len(items) >= self._limit or self.closed:
+                self._drop(seq, record.created)
+                return 0
+            if self._gap is not None:
+                items.append(self._gap_item())
+        items.append((seq, record, message, aux))
+        return len(items)
 
     def _drop(self, seq: int, created: float) -> None:
-        if not seq:
-            return
         self.counters.dropped += 1
-        self._note_loss(seq, seq)
+        losses = self._losses
+        if losses and losses[-1][1] + 1 == seq:
+            losses[-1][1] = seq
+        else:
+            self._note_loss(seq, seq)
         if self.closed:
             return
         gap = self._gap
@@ -121,8 +127,7 @@ class Buffer:
             self._gap = [1, created, created]
         else:
             gap[0] += 1
-            gap[1] = min(gap[1], created)
-            gap[2] = max(gap[2], created)
+            gap[2] = created
 
     def _note_loss(self, low: int, high: int) -> None:
         losses = self._losses
@@ -257,6 +262,7 @@ class Buffer:
         """From now on every offer is dropped and counted; blocked callers wake."""
         with self._lock:
             self.closed = True
+            self._limit = -1
             self._room.notify_all()
 
     def abandon(self, flight: Optional[InFlight]) -> int:

@@ -79,7 +79,7 @@ def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> 
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if math.isnan(value) or value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
+    return float(value)
 
 
 def _level(value: Any) -> int:

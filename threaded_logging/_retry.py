@@ -70,7 +70,7 @@ def backoff_delay(
     """
     ceiling = min(cap_s, base_s * (2 ** min(attempt - 1, 30)))
     chooser = rng if rng is not None else random
-    delay = ceiling / 2 + chooser.random() * ceiling / 2
+    delay: float = ceiling / 2 + chooser.random() * ceiling / 2
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap_s * 4))
     return delay

@@ -11,7 +11,10 @@ from .. import __version__
 
 #: subcommand -> (module, one-line help); each module has ``add_arguments``
 #: and ``run(args) -> int``, imported only when chosen.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "collect": (".collector", "receive records from ThreadedHttpHandler and write JSON lines"),
+    "demo": (".demo", "log through ThreadedHttpHandler to an in-process collector and report"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

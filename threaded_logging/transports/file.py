@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, List, Optional
+from typing import IO, Any, List, Optional
 
 from .._buffer import Item
 from .._handler import Attempt, Chunk, ThreadedHandler
@@ -64,7 +64,7 @@ class ThreadedFileHandler(ThreadedHandler):
         "".encode(self.encoding)  # an unknown encoding fails here, not on the worker
         self.max_bytes = max_bytes
         self.backup_count = backup_count
-        self._stream: Optional[BinaryIO] = None
+        self._stream: Optional[IO[bytes]] = None
         self._size = 0
         self._first_open = True
         super().__init__(**options)
@@ -74,13 +74,14 @@ class ThreadedFileHandler(ThreadedHandler):
     def describe(self) -> str:
         return f"ThreadedFileHandler({self.baseFilename})"
 
-    def _open(self) -> BinaryIO:
-        if self._stream is None:
+    def _open(self) -> IO[bytes]:
+        stream = self._stream
+        if stream is None:
             mode = "wb" if self.mode == "w" and self._first_open else "ab"
-            self._stream = open(self.baseFilename, mode)  # noqa: SIM115 - kept open
+            stream = self._stream = open(self.baseFilename, mode)  # noqa: SIM115 - kept open
             self._first_open = False
-            self._size = self._stream.seek(0, os.SEEK_END)
-        return self._stream
+            self._size = stream.seek(0, os.SEEK_END)
+        return stream
 
     def prepare(self, items: List[Item]) -> List[Chunk]:
         formatter = self.formatter

@@ -1,0 +1,152 @@
+"""Loopback servers for the HTTP tests: a scripted one that misbehaves on cue."""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+
+class Scripted(ThreadingHTTPServer):
+    """An HTTP/1.1 server whose replies follow a script.
+
+    ``script`` holds actions consumed one per request: an int status, a
+    ``(status, headers)`` pair, ``"hang"`` (hold the reply until ``release``
+    is set), or ``"reset"`` (close the connection without answering). When
+    the script is empty every request gets 200. Accepted bodies (2xx) are
+    kept, parsed, in ``records``; every attempt is timed in ``attempts``.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int = 0, max_body: Optional[int] = None) -> None:
+        super().__init__(("127.0.0.1", port), _ScriptedHandler)
+        self.script: List[Any] = []
+        self.records: List[Dict[str, Any]] = []
+        self.attempts: List[Tuple[float, int]] = []  # (monotonic time, body bytes)
+        self.headers_seen: List[Dict[str, str]] = []
+        self.release = threading.Event()
+        self.max_body = max_body
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> "Scripted":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        self.shutdown()
+        self.server_close()
+        self._thread.join(5)
+
+    def next_action(self) -> Any:
+        with self.lock:
+            return self.script.pop(0) if self.script else 200
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Scripted
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def _handle(self) -> None:
+        import time
+
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with self.server.lock:
+            self.server.attempts.append((time.monotonic(), length))
+            self.server.headers_seen.append(dict(self.headers))
+        action = self.server.next_action()
+        if self.server.max_body is not None and length > self.server.max_body:
+            action = 413
+        if action == "reset":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if action == "hang":
+            self.server.release.wait(60)
+            action = 200
+        status, headers = action if isinstance(action, tuple) else (action, {})
+        if 200 <= status < 300:
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            parsed = _parse(body, self.headers.get("Content-Type", ""), self.path)
+            with self.server.lock:
+                self.server.records.extend(parsed)
+        payload = json.dumps({"status": status}).encode()
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _handle  # noqa: N815
+
+
+def _parse(body: bytes, content_type: str, path: str) -> List[Dict[str, Any]]:
+    from threaded_logging.cli.collector import parse_body
+    from urllib.parse import parse_qs, urlsplit
+
+    if not body:
+        query = urlsplit(path).query
+        return [{k: v[0] for k, v in parse_qs(query).items()}] if query else []
+    return [json.loads(line) for line in parse_body(body, content_type)]
+
+
+def make_certificate(directory: Path) -> Tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "threaded-logging test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def wrap_tls(server: ThreadingHTTPServer, cert: Path, key: Path) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+Factory = Callable[..., Scripted]

@@ -1,0 +1,1 @@
+"""Request hooks: turn outgoing API calls into structured LogRecords."""

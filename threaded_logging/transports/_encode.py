@@ -1,0 +1,110 @@
+"""Record encoding for the network transports, and size-bounded splitting."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Mapping, Tuple
+from urllib.parse import urlencode
+
+from .._buffer import Item
+from .._handler import Chunk
+from .._schema import dumps, record_dict, to_utf8
+
+#: Field set on a record whose message was cut to fit a size limit; its value
+#: is the message's original length in characters.
+TRUNCATED_FIELD = "truncated"
+_MARKER = " ...[truncated]"
+
+
+def encode_json(item: Item, static_fields: Mapping[str, Any]) -> bytes:
+    """One record as UTF-8 JSON (no newline)."""
+    _, record, message, aux = item
+    return to_utf8(dumps(record_dict(record, message, aux, static_fields)))
+
+
+def fit_json(item: Item, static_fields: Mapping[str, Any], limit: int, data: bytes) -> bytes:
+    """Shrink an encoded record to at most ``limit`` bytes.
+
+    The message (then the traceback and stack) is cut and the record gains
+    ``truncated`` with the original message length, so a consumer can tell.
+    Every other field is kept.
+    """
+    _, record, message, aux = item
+    fields = record_dict(record, message, aux, static_fields)
+    fields[TRUNCATED_FIELD] = len(message)
+    for key in ("message", "exception", "stack"):
+        value = fields.get(key)
+        if not isinstance(value, str):
+            continue
+        overshoot = len(data) - limit
+        if overshoot <= 0:
+            break
+        keep = max(0, len(value.encode("utf-8", "surrogatepass")) - overshoot - len(_MARKER) - 64)
+        fields[key] = value.encode("utf-8", "surrogatepass")[:keep].decode("utf-8", "ignore") + _MARKER
+        data = to_utf8(dumps(fields))
+    if len(data) > limit:  # extras alone exceed the limit: keep the essentials
+        essentials = {k: fields[k] for k in ("timestamp", "level", "logger", "message", "host")}
+        essentials["message"] = essentials["message"][: max(0, limit // 2)]
+        essentials[TRUNCATED_FIELD] = len(message)
+        data = to_utf8(dumps(essentials))
+    return data
+
+
+def stdlib_fields(item: Item) -> Dict[str, Any]:
+    """The dict stdlib ``HTTPHandler.mapLogRecord`` sends, for the frozen record.
+
+    ``msg`` holds the formatted message and ``args`` is empty, so a receiver
+    that applies args does not fail; ``message`` and ``exc_text`` are added.
+    """
+    _, record, message, aux = item
+    fields = dict(record.__dict__)
+    fields["msg"] = message
+    fields["args"] = None
+    fields["message"] = message
+    if aux:
+        fields["exc_text"] = aux.get("exception")
+        fields.update({k: v for k, v in aux.items() if k not in ("exception", "args")})
+    return fields
+
+
+def encode_form(item: Item) -> bytes:
+    """One record urlencoded as the stdlib ``HTTPHandler`` does."""
+    return urlencode(stdlib_fields(item)).encode("ascii")
+
+
+def pack(
+    items: List[Item],
+    encode: Callable[[Item], bytes],
+    shrink: Callable[[Item, int, bytes], bytes],
+    limit: int,
+    overhead: int = 1,
+) -> List[Chunk]:
+    """Encode records and group them, in order, into chunks of at most ``limit`` bytes.
+
+    Each record costs its encoded size plus ``overhead`` (a separator). A
+    record that alone exceeds the limit is shrunk with ``shrink``.
+    """
+    chunks: List[Chunk] = []
+    current_items: List[Item] = []
+    current: List[bytes] = []
+    size = 0
+    for item in items:
+        data = encode(item)
+        if len(data) + overhead > limit:
+            data = shrink(item, limit - overhead, data)
+        cost = len(data) + overhead
+        if current and size + cost > limit:
+            chunks.append(Chunk(current_items, current))
+            current_items, current, size = [], [], 0
+        current_items.append(item)
+        current.append(data)
+        size += cost
+    if current:
+        chunks.append(Chunk(current_items, current))
+    return chunks
+
+
+def level_and_logger(item: Item) -> Tuple[str, str]:
+    """The level name and logger name of a queued record."""
+    record: logging.LogRecord = item[1]
+    return record.levelname, record.name
