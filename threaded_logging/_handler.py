@@ -39,6 +39,11 @@ class Chunk:
             Chunk(self.items[mid:], p[mid:] if p is not None else None),
         ]
 
+    def subset(self, indices: Sequence[int]) -> "Chunk":
+        """The chunk reduced to the items at ``indices`` (after a partial failure)."""
+        p = self.payloads
+        return Chunk([self.items[i] for i in indices], [p[i] for i in indices] if p is not None else None)
+
 
 class Attempt(NamedTuple):
     """What one send attempt achieved.
@@ -212,6 +217,10 @@ class ThreadedHandler(logging.Handler):
         """Whether an exception from :meth:`send` is worth a retry."""
         return Outcome.RETRY if isinstance(exc, (OSError, TimeoutError)) else Outcome.FINAL
 
+    def describe_failure(self, exc: BaseException) -> str:
+        """The text for ``last_error`` and stderr (never secrets)."""
+        return _describe_error(exc)
+
     def close_transport(self) -> None:
         """Release connections or files (called once by ``close``)."""
         if self.target is not None:
@@ -272,7 +281,7 @@ class ThreadedHandler(logging.Handler):
             try:
                 result = self.send(chunk, timeout_s)
             except Exception as exc:
-                result = Attempt(self.classify_exception(exc), error=_describe_error(exc))
+                result = Attempt(self.classify_exception(exc), error=self.describe_failure(exc))
             if result.pending is not None:
                 chunk = self._settle_partial(flight, chunk, result)
                 if not chunk.items:
@@ -305,7 +314,7 @@ class ThreadedHandler(logging.Handler):
             self._timer.pause(delay)
 
     def _settle_partial(self, flight: InFlight, chunk: Chunk, result: Attempt) -> Chunk:
-        items, payloads = chunk.items, chunk.payloads
+        items = chunk.items
         buffer = self._buffer
         if result.sent:
             buffer.account(flight, [items[i] for i in result.sent], sent=True)
@@ -313,10 +322,7 @@ class ThreadedHandler(logging.Handler):
         if result.rejected:
             buffer.account(flight, [items[i] for i in result.rejected], failed=True)
             self._report("rejected", f"{len(result.rejected)} record(s) rejected by {self.describe()}: {result.error}")
-        keep = list(result.pending or ())
-        return Chunk(
-            [items[i] for i in keep], [payloads[i] for i in keep] if payloads is not None else None
-        )
+        return chunk.subset(list(result.pending or ()))
 
     def _give_up(self, flight: InFlight, items: List[Item], why: str, *, final: bool) -> None:
         """Settle records as failed, or (at the shutdown deadline) dropped;
