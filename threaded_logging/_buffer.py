@@ -231,6 +231,37 @@ class Buffer:
             if not self._items:
                 self._advance(self.counters.emitted)
 
+    def advance(self, upto: int) -> None:
+        """Everything up to ``upto`` is settled (spool mode: acknowledged from disk)."""
+        with self._lock:
+            self._advance(upto)
+
+    def requeue(self, items: List[Item]) -> None:
+        """Put drained items back at the front, in order (the spool had no room)."""
+        with self._lock:
+            self._items.extendleft(reversed(items))
+
+    def adopt(self, count: int) -> int:
+        """Count records recovered from an earlier run as emitted; returns the
+        sequence number that settles them."""
+        with self._lock:
+            self.counters.emitted += count
+            return self.counters.emitted
+
+    def drop_spooled(self, items: List[Item]) -> None:
+        """Count records evicted from a full spool (``drop_oldest``)."""
+        with self._lock:
+            for item in items:
+                if item[0]:
+                    self.counters.dropped += 1
+                    gap = self._gap
+                    created = item[1].created
+                    if gap is None:
+                        self._gap = [1, created, created]
+                    else:
+                        gap[0] += 1
+                        gap[2] = created
+
     def _advance(self, upto: int) -> None:
         if upto > self.settled:
             self.settled = upto

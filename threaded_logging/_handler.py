@@ -8,59 +8,22 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional
 
-from ._buffer import Buffer, InFlight, Item, counted
+from ._buffer import Buffer, InFlight, Item
+from ._delivery import Attempt, Chunk, Delivery
 from ._options import Options, parse_options
 from ._report import Reporter
-from ._retry import Outcome, backoff_delay
+from ._retry import Outcome
 from ._snapshot import failed_snapshot, take_snapshot
+from ._spool import Spool
 from ._timer import WORKER_IDENTS, ThreadedTimer
 
 _get_ident = threading.get_ident
 _LIVE: "weakref.WeakSet[ThreadedHandler]" = weakref.WeakSet()
 
 
-class Chunk:
-    """Records sent in one request, with the transport's encoding of each."""
-
-    __slots__ = ("items", "payloads")
-
-    def __init__(self, items: List[Item], payloads: Optional[List[Any]] = None) -> None:
-        self.items = items
-        self.payloads = payloads
-
-    def halves(self) -> List["Chunk"]:
-        """Split in two, keeping order (for HTTP 413 and similar)."""
-        mid = len(self.items) // 2
-        p = self.payloads
-        return [
-            Chunk(self.items[:mid], p[:mid] if p is not None else None),
-            Chunk(self.items[mid:], p[mid:] if p is not None else None),
-        ]
-
-    def subset(self, indices: Sequence[int]) -> "Chunk":
-        """The chunk reduced to the items at ``indices`` (after a partial failure)."""
-        p = self.payloads
-        return Chunk([self.items[i] for i in indices], [p[i] for i in indices] if p is not None else None)
-
-
-class Attempt(NamedTuple):
-    """What one send attempt achieved.
-
-    ``outcome`` applies to the whole chunk unless ``pending`` is given: then
-    ``sent`` and ``rejected`` were settled and ``pending`` is sent again.
-    """
-
-    outcome: Outcome
-    error: Optional[str] = None
-    retry_after: Optional[float] = None
-    sent: Sequence[int] = ()
-    rejected: Sequence[int] = ()
-    pending: Optional[Sequence[int]] = None
-
-
-class ThreadedHandler(logging.Handler):
+class ThreadedHandler(Delivery, logging.Handler):
     """A handler whose ``emit`` only queues; a daemon thread does the I/O.
 
     Given a stdlib ``handler``, it wraps it: that handler's ``handle`` runs on
@@ -97,8 +60,9 @@ class ThreadedHandler(logging.Handler):
     """
 
     def __init__(self, handler: Optional[logging.Handler] = None, **options: Any) -> None:
+        name = options.pop("name", None)
         opts = parse_options(options)
-        super().__init__(opts.level)
+        logging.Handler.__init__(self, opts.level)
         if handler is None and type(self).send is ThreadedHandler.send:
             raise TypeError("ThreadedHandler needs a handler to wrap, e.g. ThreadedHandler(FileHandler(...))")
         if handler is not None and not isinstance(handler, logging.Handler):
@@ -113,10 +77,50 @@ class ThreadedHandler(logging.Handler):
         self._flush_gave_up_at = -1.0
         self._dropped_at_close = 0
         self.last_error: Optional[str] = None
+        self._spool: Optional[Spool] = None
         self._reset_runtime()
+        if name is not None:
+            logging.Handler.set_name(self, str(name))
+        if opts.spool_dir is not None:
+            self._spool = Spool(opts.spool_dir, self.identity(), opts.spool_max_bytes, self._report)
+            self._adopt_spooled()
         _LIVE.add(self)
         hook = weakref.WeakMethod(self._after_fork_in_child)
         os.register_at_fork(after_in_child=lambda: _call_alive(hook))
+
+    def identity(self) -> str:
+        """What names this handler's spool: its ``name`` if set, else its destination."""
+        return self.get_name() or self.describe()
+
+    def set_name(self, name: str) -> None:
+        """Set the name; with a spool, records an earlier run left under the
+        new name are adopted too (dictConfig and fileConfig name handlers
+        after building them)."""
+        logging.Handler.set_name(self, name)
+        spool = self._spool
+        if spool is not None and spool.own is None and name:
+            spool.rename(self.identity())
+            self._adopt_spooled()
+
+    name = property(logging.Handler.get_name, set_name)
+
+    def _adopt_spooled(self) -> None:
+        """Take over spool files whose process is gone; send them first."""
+        spool = self._spool
+        assert spool is not None
+        with self._start_lock:
+            known = {id(seg) for seg in spool.adopted}
+            spool.adopt_orphans()
+            count = spool.open_all()
+            fresh = [seg for seg in spool.adopted if id(seg) not in known and seg.rows]
+            if not fresh:
+                return
+            upto = self._buffer.adopt(sum(seg.rows for seg in fresh))
+            for segment in fresh:
+                last = segment.head(1 << 30)[-1][0] if segment.rows else 0
+                self._marks.append((segment, last, upto))
+            del count
+        self._start()
 
     def _reset_runtime(self) -> None:
         opts = self.options
@@ -126,6 +130,7 @@ class ThreadedHandler(logging.Handler):
         self._start_lock = threading.Lock()  # guards: _started, starting _timer
         self._flight: Optional[InFlight] = None
         self._report = Reporter(self.describe())
+        self._init_delivery()
 
     # -- caller's thread ----------------------------------------------------
 
@@ -165,22 +170,6 @@ class ThreadedHandler(logging.Handler):
             self._timer.start()
 
     # -- timer thread ---------------------------------------------------------
-
-    def timeout(self) -> None:
-        """Drain the buffer and send it batch by batch (timer thread)."""
-        buffer = self._buffer
-        while not self._past_deadline():
-            batch, upto = buffer.drain(self._batch_size)
-            if not batch:
-                buffer.settle_idle()
-                return
-            flight = buffer.begin(batch, upto)
-            self._flight = flight
-            try:
-                self._deliver(flight, batch)
-            finally:
-                self._flight = None
-                buffer.finish(flight)
 
     def prepare(self, items: List[Item]) -> List[Chunk]:
         """Encode a batch into the chunks sent one request each (timer thread).
@@ -246,95 +235,6 @@ class ThreadedHandler(logging.Handler):
             copy.__dict__.update({k: v for k, v in aux.items() if k != "exception" and k != "args"})
         return copy
 
-    def _deliver(self, flight: InFlight, items: List[Item]) -> None:
-        try:
-            pending = list(reversed(self.prepare(items)))
-        except Exception as exc:
-            self._give_up(flight, items, f"could not encode the batch: {exc!r}", final=True)
-            return
-        while pending:
-            chunk = pending.pop()
-            try:
-                more = self._send_chunk(flight, chunk)
-            except Exception as exc:  # a transport bug must not lose the count
-                self._give_up(flight, chunk.items, f"send failed: {exc!r}", final=True)
-                continue
-            if more is None:
-                continue
-            if not more:
-                for rest in pending:
-                    self._give_up(flight, rest.items, "shutdown deadline reached", final=False)
-                return
-            pending.extend(reversed(more))
-
-    def _send_chunk(self, flight: InFlight, chunk: Chunk) -> Optional[List[Chunk]]:
-        """Send with retries. Returns None when settled, halves to send, or
-        an empty list when the shutdown deadline stopped it."""
-        attempt = 0
-        started = time.monotonic()
-        buffer = self._buffer
-        while True:
-            timeout_s = None if self._deadline is None else self._deadline - time.monotonic()
-            if timeout_s is not None and timeout_s <= 0:
-                self._give_up(flight, chunk.items, "shutdown deadline reached", final=False)
-                return []
-            try:
-                result = self.send(chunk, timeout_s)
-            except Exception as exc:
-                result = Attempt(self.classify_exception(exc), error=self.describe_failure(exc))
-            if result.pending is not None:
-                chunk = self._settle_partial(flight, chunk, result)
-                if not chunk.items:
-                    return None
-            outcome = result.outcome
-            if outcome is Outcome.DELIVERED:
-                buffer.account(flight, chunk.items, sent=True)
-                buffer.count(batches=1)
-                return None
-            if result.error:
-                self.last_error = result.error
-            if outcome is Outcome.SPLIT and len(chunk.items) > 1:
-                return chunk.halves()
-            if outcome is not Outcome.RETRY:
-                self._give_up(flight, chunk.items, result.error or "rejected", final=True)
-                return None
-            if self._past_deadline():
-                self._give_up(flight, chunk.items, "shutdown deadline reached", final=False)
-                return []
-            attempt += 1
-            delay = backoff_delay(attempt, result.retry_after)
-            limit = self.options.max_retry_time_s
-            if self._deadline is None and limit is not None and time.monotonic() + delay - started > limit:
-                self._give_up(flight, chunk.items, f"gave up after {limit:g} s: {result.error}", final=True)
-                return None
-            self._report("retry", f"sending to {self.describe()} failed, retrying: {result.error}")
-            buffer.count(retried=1)
-            if self._deadline is not None:
-                delay = min(delay, self._deadline - time.monotonic())
-            self._timer.pause(delay)
-
-    def _settle_partial(self, flight: InFlight, chunk: Chunk, result: Attempt) -> Chunk:
-        items = chunk.items
-        buffer = self._buffer
-        if result.sent:
-            buffer.account(flight, [items[i] for i in result.sent], sent=True)
-            buffer.count(batches=1)
-        if result.rejected:
-            buffer.account(flight, [items[i] for i in result.rejected], failed=True)
-            self._report("rejected", f"{len(result.rejected)} record(s) rejected by {self.describe()}: {result.error}")
-        return chunk.subset(list(result.pending or ()))
-
-    def _give_up(self, flight: InFlight, items: List[Item], why: str, *, final: bool) -> None:
-        """Settle records as failed, or (at the shutdown deadline) dropped;
-        ``close`` reports the latter in one line."""
-        if final:
-            self.last_error = why
-        if self._buffer.account(flight, items, failed=final, dropped=not final) and final:
-            self._report("failed", f"{counted(items)} record(s) failed ({self.describe()}): {why}")
-
-    def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
-
     # -- any thread -----------------------------------------------------------
 
     def flush(self, timeout: Optional[float] = None) -> bool:  # type: ignore[override]
@@ -391,7 +291,8 @@ class ThreadedHandler(logging.Handler):
         dropped_before = self._dropped_at_close
         if self._started:
             self._timer.stop(timeout=max(0.0, deadline - time.monotonic()))
-        self._buffer.abandon(self._flight)
+        # with a spool, the batch in flight is still on disk: not lost
+        self._buffer.abandon(self._flight if self._spool is None else None)
         lost = self._buffer.counters.dropped - dropped_before
         if lost:
             self._report(
@@ -402,6 +303,17 @@ class ThreadedHandler(logging.Handler):
             )
         if self._timer.is_alive():
             return  # the worker is stuck inside the transport: leave it be
+        spool = self._spool
+        if spool is not None:
+            left = spool.rows
+            if left:
+                self._report(
+                    "close-spool",
+                    f"{left} record(s) stay in the spool under {spool.directory}; a handler with "
+                    f"the same identity sends them when it starts (last error: {self.last_error})",
+                    force=True,
+                )
+            spool.close()
         try:
             self.close_transport()
         except Exception as exc:
@@ -416,12 +328,17 @@ class ThreadedHandler(logging.Handler):
         spooled``.
         """
         counts: dict[str, Any] = self._buffer.snapshot_counters()
-        counts["spooled"] = 0
-        counts["spool_bytes"] = 0
+        spool = self._spool
+        counts["spooled"] = spool.rows if spool is not None else 0
+        counts["spool_bytes"] = spool.bytes if spool is not None else 0
         counts["last_error"] = self.last_error
+        if spool is not None:
+            counts["resent"] = self.resent
         return counts
 
     def _after_fork_in_child(self) -> None:
+        if self._spool is not None:
+            self._spool.forget_after_fork()  # the parent's files, locks and rows
         self._reset_runtime()
         try:
             self.reset_transport()

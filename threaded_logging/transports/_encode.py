@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 from urllib.parse import urlencode
 
 from .._buffer import Item
-from .._handler import Chunk
+from .._delivery import Chunk
 from .._schema import dumps, record_dict, to_utf8
 
 #: Field set on a record whose message was cut to fit a size limit; its value

@@ -6,7 +6,8 @@ import os
 from typing import IO, Any, List, Optional
 
 from .._buffer import Item
-from .._handler import Attempt, Chunk, ThreadedHandler
+from .._delivery import Attempt, Chunk
+from .._handler import ThreadedHandler
 from .._retry import Outcome
 from .._schema import JsonFormatter, dumps, record_dict
 

@@ -7,7 +7,8 @@ import ssl
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple, Union
 
 from .._buffer import Item
-from .._handler import Attempt, Chunk, ThreadedHandler
+from .._delivery import Attempt, Chunk
+from .._handler import ThreadedHandler
 from .._retry import Outcome, classify_status, parse_retry_after
 from ._encode import encode_form, encode_json, fit_json, pack
 

@@ -16,7 +16,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .._buffer import Item
-from .._handler import Attempt, Chunk, ThreadedHandler
+from .._delivery import Attempt, Chunk
+from .._handler import ThreadedHandler
 from .._retry import Outcome
 from .._schema import dumps, record_dict
 from ._encode import fit_json

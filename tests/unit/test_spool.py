@@ -1,0 +1,55 @@
+"""Spool building blocks: freezing snapshots, file names, segments."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from threaded_logging._spool import Segment, Spool, freeze, identity_filename, thaw
+
+
+def item(i: int, **extra: object) -> tuple:
+    record = logging.makeLogRecord({"name": "s", "levelno": 30, "levelname": "WARNING", "msg": "n=%d", "args": (i,), **extra})
+    return (i, record, f"n={i}", None)
+
+
+class TestFreeze:
+    def test_round_trip_keeps_message_and_fields(self) -> None:
+        """A frozen snapshot thaws to a record with the same message, level and extras."""
+        seq, record, message, aux = thaw(5, freeze(item(5, user="u", obj=object())))
+        assert (seq, message, record.getMessage(), record.levelname, record.user) == (5, "n=5", "n=5", "WARNING", "u")
+        assert record.obj.startswith("<object object")
+
+    def test_identity_filename_is_safe_and_distinct(self) -> None:
+        """Identities become distinct, path-safe file stems."""
+        a = identity_filename("POST http://127.0.0.1:80/x")
+        b = identity_filename("POST http://127.0.0.1:81/x")
+        assert a != b and "/" not in a and ":" not in a
+
+
+class TestSpool:
+    def test_fifo_append_head_delete_and_bound(self, tmp_path: Path) -> None:
+        """Rows come back oldest first; deleting frees bytes; the bound stops appends."""
+        messages = []
+        spool = Spool(str(tmp_path), "id", max_bytes=4096, report=lambda *a, **k: messages.append(a))
+        written, _ = spool.append([item(i) for i in range(100)])
+        assert 0 < written < 100 and spool.bytes <= 4096
+        segment, rows = spool.head(3)
+        assert segment is not None and [r[1][2] for r in rows] == ["n=0", "n=1", "n=2"]
+        before = spool.bytes
+        segment.delete([r[0] for r in rows])
+        assert spool.rows == written - 3 and spool.bytes < before
+        spool.close()
+        assert list(tmp_path.glob("*.spool")), "rows left on disk keep their file"
+
+    def test_adopts_unlocked_segments_only(self, tmp_path: Path) -> None:
+        """A segment whose lock is held by a live owner is not adopted; once released it is."""
+        first = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None)
+        first.append([item(1)])
+        second = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None)
+        assert second.adopt_orphans() == []
+        first.close()
+        adopted = second.adopt_orphans()
+        assert len(adopted) == 1 and second.open_all() == 1
+        assert isinstance(adopted[0], Segment)
+        second.close()

@@ -1,0 +1,361 @@
+"""The durable spool: records on disk from before sending until acknowledged.
+
+One SQLite database in WAL mode per process and handler identity
+(``<identity>.<token>.spool`` under ``spool_dir``), held with an exclusive
+``flock`` while the process lives. A handler starting with the same identity
+adopts every segment whose lock it can take (its owner is gone: exit, crash,
+kill -9) and sends those rows first, oldest segment first. Rows are deleted
+only once the destination acknowledged them (or rejected them for good).
+
+SQLite over an append-only file: it gives atomic batch commits, crash
+recovery and in-place deletion of acknowledged rows from the standard
+library, and measured fast enough (see docs/durability.rst). Only the timer
+thread touches the connections.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+import sqlite3
+import time
+import uuid
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ._buffer import Item
+from ._snapshot import safe_repr
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: fall back to msvcrt
+    fcntl = None  # type: ignore[assignment]
+
+SUFFIX = ".spool"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    data BLOB NOT NULL
+)
+"""
+#: Connections dropped in a forked child: never closed there (the parent owns them).
+_FORKED_AWAY: List[Any] = []
+
+
+def identity_filename(identity: str) -> str:
+    """A file-name-safe, still readable, unique form of a handler identity."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", identity).strip("_")[:80] or "handler"
+    digest = hashlib.sha1(identity.encode("utf-8")).hexdigest()[:10]
+    return f"{readable}-{digest}"
+
+
+def freeze(item: Item) -> bytes:
+    """A snapshot as JSON bytes that :func:`thaw` turns back into an item."""
+    seq, record, message, aux = item
+    attrs = {k: v for k, v in record.__dict__.items() if k not in ("msg", "args", "exc_info", "message")}
+    try:
+        text = json.dumps({"r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
+    except (TypeError, ValueError, RecursionError):
+        attrs = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else safe_repr(v)) for k, v in attrs.items()}
+        text = json.dumps({"r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
+    return text.encode("ascii")
+
+
+def thaw(seq: int, data: bytes) -> Item:
+    """The item frozen by :func:`freeze` (the record rebuilt with its frozen message)."""
+    payload = json.loads(data)
+    record = logging.makeLogRecord(payload["r"])
+    record.msg = payload["m"]
+    record.args = None
+    return (seq, record, payload["m"], payload.get("a"))
+
+
+class Segment:
+    """One spool file: an SQLite database plus the lock that says who owns it."""
+
+    def __init__(self, path: str, lock_fd: int) -> None:
+        self.path = path
+        self._lock_fd = lock_fd
+        self._conn: Optional[sqlite3.Connection] = None
+        self.rows = 0
+        self.bytes = 0
+
+    def connect(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                conn.close()
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            self.rows, size = conn.execute("SELECT count(*), coalesce(sum(length(data)), 0) FROM records").fetchone()
+            self.bytes = int(size)
+            self._conn = conn
+        return conn
+
+    def append(self, rows: List[Tuple[int, bytes]]) -> int:
+        conn = self.connect()
+        with conn:
+            conn.execute("BEGIN")
+            cursor = conn.executemany("INSERT INTO records (seq, data) VALUES (?, ?)", rows)
+            del cursor
+            last = conn.execute("SELECT max(id) FROM records").fetchone()[0]
+        self.rows += len(rows)
+        self.bytes += sum(len(data) for _, data in rows)
+        return int(last)
+
+    def head(self, limit: int) -> List[Tuple[int, int, int, bytes]]:
+        """``(id, seq, attempts, data)`` of the oldest rows."""
+        return self.connect().execute(
+            "SELECT id, seq, attempts, data FROM records ORDER BY id LIMIT ?", (limit,)
+        ).fetchall()
+
+    def first_id(self) -> Optional[int]:
+        row = self.connect().execute("SELECT min(id) FROM records").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def mark_attempted(self, ids: List[int]) -> None:
+        conn = self.connect()
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany("UPDATE records SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in ids])
+
+    def delete(self, ids: List[int]) -> None:
+        if not ids:
+            return
+        conn = self.connect()
+        with conn:
+            conn.execute("BEGIN")
+            freed = 0
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                marks = ",".join("?" * len(part))
+                freed += conn.execute(f"SELECT coalesce(sum(length(data)), 0) FROM records WHERE id IN ({marks})", part).fetchone()[0]
+                conn.execute(f"DELETE FROM records WHERE id IN ({marks})", part)
+        self.rows -= len(ids)
+        self.bytes -= int(freed)
+
+    def close(self, remove: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        if remove:
+            for path in (self.path, self.path + "-wal", self.path + "-shm"):
+                try:
+                    os.remove(path)
+                except FileNotFoundError:
+                    pass
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = -1
+            if remove:
+                try:
+                    os.remove(self.path + ".lock")
+                except FileNotFoundError:
+                    pass
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's connection and lock untouched."""
+        if self._conn is not None:
+            _FORKED_AWAY.append(self._conn)
+        self._conn = None
+        self._lock_fd = -1
+
+
+def _try_lock(path: str) -> int:
+    """Open and exclusively lock ``path`` without waiting; -1 when someone holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        os.close(fd)
+        return -1
+    return fd
+
+
+class Spool:
+    """This handler's segment plus the adopted ones, FIFO across all of them.
+
+    Args:
+        directory: ``spool_dir``.
+        identity: the handler's identity (its name, else its destination).
+        max_bytes: record bytes on disk at most, over all segments.
+        report: the handler's stderr reporter.
+    """
+
+    def __init__(self, directory: str, identity: str, max_bytes: int, report: Callable[..., Any]) -> None:
+        self.directory = directory
+        self.stem = identity_filename(identity)
+        self.max_bytes = max_bytes
+        self._report = report
+        self.adopted: List[Segment] = []
+        self.own: Optional[Segment] = None
+        os.makedirs(directory, exist_ok=True)
+
+    def rename(self, identity: str) -> None:
+        """Use another identity (before this process wrote anything)."""
+        self.stem = identity_filename(identity)
+
+    # -- discovery (constructor's thread; files and locks only) ---------------
+
+    def adopt_orphans(self) -> List[Segment]:
+        """Lock every segment of this identity whose owner is gone."""
+        pattern = os.path.join(glob.escape(self.directory), glob.escape(self.stem) + ".*" + SUFFIX)
+        found = sorted(glob.glob(pattern), key=lambda p: (os.path.getmtime(p), p))
+        for path in found:
+            if self.own is not None and path == self.own.path:
+                continue
+            if any(seg.path == path for seg in self.adopted):
+                continue
+            fd = _try_lock(path + ".lock")
+            if fd >= 0:
+                self.adopted.append(Segment(path, fd))
+        return self.adopted
+
+    # -- timer thread -----------------------------------------------------------
+
+    def open_all(self) -> int:
+        """Open adopted segments (moving corrupt ones aside); returns their rows."""
+        healthy = []
+        for segment in self.adopted:
+            try:
+                segment.connect()
+                healthy.append(segment)
+            except sqlite3.DatabaseError as exc:
+                self._set_aside(segment, exc)
+        self.adopted = healthy
+        return sum(seg.rows for seg in healthy)
+
+    def _set_aside(self, segment: Segment, exc: Exception) -> None:
+        segment.close()
+        aside = f"{segment.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        try:
+            os.replace(segment.path, aside)
+        except OSError:
+            aside = "(could not be moved)"
+        self._report("spool-corrupt", f"spool file {segment.path} is unreadable ({exc}); moved aside to {aside}, starting a fresh one", force=True)
+
+    def _own(self) -> Segment:
+        segment = self.own
+        if segment is None:
+            path = os.path.join(self.directory, f"{self.stem}.{uuid.uuid4().hex[:12]}{SUFFIX}")
+            fd = _try_lock(path + ".lock")
+            segment = self.own = Segment(path, fd)
+            try:
+                segment.connect()
+            except sqlite3.DatabaseError as exc:  # pragma: no cover - a brand-new file
+                self._set_aside(segment, exc)
+                self.own = None
+                raise
+        return segment
+
+    @property
+    def rows(self) -> int:
+        return sum(seg.rows for seg in self.adopted) + (self.own.rows if self.own else 0)
+
+    @property
+    def bytes(self) -> int:
+        return sum(seg.bytes for seg in self.adopted) + (self.own.bytes if self.own else 0)
+
+    def room(self) -> int:
+        return self.max_bytes - self.bytes
+
+    def append(self, items: List[Item]) -> Tuple[int, int]:
+        """Write items that fit; returns (how many were written, last row id)."""
+        rows: List[Tuple[int, bytes]] = []
+        room = self.room()
+        for item in items:
+            data = freeze(item)
+            if len(data) > room:
+                break
+            room -= len(data)
+            rows.append((item[0], data))
+        if not rows:
+            return 0, 0
+        try:
+            last = self._own().append(rows)
+        except sqlite3.DatabaseError as exc:
+            if self.own is not None:
+                self._set_aside(self.own, exc)
+                self.own = None
+            last = self._own().append(rows)
+        return len(rows), last
+
+    def head(self, limit: int) -> Tuple[Optional[Segment], List[Tuple[int, Item, int]]]:
+        """The oldest rows: (segment, [(row id, item, attempts)])."""
+        for segment in list(self.adopted) + ([self.own] if self.own else []):
+            if segment.rows <= 0:
+                continue
+            try:
+                rows = segment.head(limit)
+            except sqlite3.DatabaseError as exc:
+                self._drop_segment(segment, exc)
+                continue
+            out = []
+            for row_id, seq, attempts, data in rows:
+                try:
+                    out.append((row_id, thaw(seq, data), attempts))
+                except (ValueError, KeyError, TypeError) as exc:
+                    segment.delete([row_id])
+                    self._report("spool-row", f"dropped an unreadable spool row: {exc!r}")
+            if out:
+                return segment, out
+        self._retire_empty()
+        return None, []
+
+    def _drop_segment(self, segment: Segment, exc: Exception) -> None:
+        self._set_aside(segment, exc)
+        if segment in self.adopted:
+            self.adopted.remove(segment)
+        if segment is self.own:
+            self.own = None
+
+    def _retire_empty(self) -> None:
+        for segment in list(self.adopted):
+            if segment.rows <= 0:
+                segment.close(remove=True)
+                self.adopted.remove(segment)
+
+    def evict_oldest(self, nbytes: int) -> List[Item]:
+        """Delete the oldest rows until ``nbytes`` are free; returns them."""
+        evicted: List[Item] = []
+        while self.room() < nbytes:
+            segment, rows = self.head(100)
+            if segment is None:
+                break
+            for row_id, item, _ in rows:
+                segment.delete([row_id])
+                evicted.append(item)
+                if self.room() >= nbytes:
+                    break
+        return evicted
+
+    def close(self) -> None:
+        for segment in self.adopted:
+            segment.close(remove=segment.rows <= 0)
+        self.adopted = []
+        if self.own is not None:
+            self.own.close(remove=self.own.rows <= 0)
+            self.own = None
+
+    def forget_after_fork(self) -> None:
+        for segment in self.adopted + ([self.own] if self.own else []):
+            segment.forget_after_fork()
+        self.adopted = []
+        self.own = None
+
+    def describe_counts(self) -> Dict[str, int]:
+        return {"spooled": self.rows, "spool_bytes": self.bytes}
