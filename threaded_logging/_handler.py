@@ -8,9 +8,10 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Mapping, Optional
 
 from ._buffer import Buffer, InFlight, Item
+from ._config import DRY_RUN, build_handler
 from ._delivery import Attempt, Chunk, Delivery
 from ._options import Options, parse_options
 from ._report import Reporter
@@ -32,7 +33,9 @@ class ThreadedHandler(Delivery, logging.Handler):
     :meth:`close_transport`.
 
     Args:
-        handler: a :class:`logging.Handler` to run on the timer thread.
+        handler: a :class:`logging.Handler` to run on the timer thread, or
+            (from config files) a dict such as ``{"class":
+            "logging.FileHandler", "filename": "app.log"}``.
         flush_interval: milliseconds between two sends (default 1000). A full
             batch is sent at once.
         batch_size: records per batch at most (default 1000).
@@ -59,14 +62,16 @@ class ThreadedHandler(Delivery, logging.Handler):
         ``shutdown_timeout``; neither takes ``Handler.lock``.
     """
 
-    def __init__(self, handler: Optional[logging.Handler] = None, **options: Any) -> None:
+    def __init__(self, handler: Optional[Any] = None, **options: Any) -> None:
         name = options.pop("name", None)
         opts = parse_options(options)
         logging.Handler.__init__(self, opts.level)
         if handler is None and type(self).send is ThreadedHandler.send:
             raise TypeError("ThreadedHandler needs a handler to wrap, e.g. ThreadedHandler(FileHandler(...))")
+        if isinstance(handler, Mapping):
+            handler = build_handler(handler)
         if handler is not None and not isinstance(handler, logging.Handler):
-            raise TypeError(f"handler must be a logging.Handler, got {handler!r}")
+            raise TypeError(f"handler must be a logging.Handler or a dict with 'class', got {handler!r}")
         self.target = handler
         self.options: Options = opts
         self._batch_size = opts.batch_size
@@ -81,7 +86,7 @@ class ThreadedHandler(Delivery, logging.Handler):
         self._reset_runtime()
         if name is not None:
             logging.Handler.set_name(self, str(name))
-        if opts.spool_dir is not None:
+        if opts.spool_dir is not None and not DRY_RUN.active:
             self._spool = Spool(opts.spool_dir, self.identity(), opts.spool_max_bytes, self._report)
             self._adopt_spooled()
         _LIVE.add(self)
@@ -164,7 +169,7 @@ class ThreadedHandler(Delivery, logging.Handler):
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._started or self._closing:
+            if self._started or self._closing or DRY_RUN.active:
                 return
             self._started = True
             self._timer.start()
@@ -221,6 +226,14 @@ class ThreadedHandler(Delivery, logging.Handler):
     def describe(self) -> str:
         """The destination, for messages (never secrets)."""
         return f"{type(self).__name__}({type(self.target).__name__})"
+
+    def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:  # noqa: N802 - stdlib name
+        """Set the formatter; a wrapped handler without one of its own uses it too."""
+        super().setFormatter(fmt)
+        target = self.target
+        if target is not None and (target.formatter is None or getattr(target, "_formatter_from_wrapper", False)):
+            target.setFormatter(fmt)
+            target._formatter_from_wrapper = True  # type: ignore[attr-defined]
 
     @staticmethod
     def rebuild(item: Item) -> logging.LogRecord:

@@ -139,12 +139,19 @@ class JsonFormatter(logging.Formatter):
     ``msg``, the ``args`` repr and a ``format_error`` note. The output never
     holds lone surrogates.
 
+    The positional parameters are the stdlib ``Formatter``'s, accepted and
+    ignored, so ``dictConfig`` and ``fileConfig`` can build it from a
+    ``class`` key (``{"()": "threaded_logging.JsonFormatter", "static_fields":
+    {...}}`` passes static fields).
+
     Args:
+        fmt, datefmt, style, validate, defaults: ignored (the schema is fixed).
         static_fields: dict of fields added to every record (default none).
             Keys may not be schema keys.
     """
 
-    def __init__(self, static_fields: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, fmt: Any = None, datefmt: Any = None, style: str = "%", validate: bool = True,
+                 *, defaults: Any = None, static_fields: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.static_fields = _static_fields(static_fields)
 

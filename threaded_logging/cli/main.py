@@ -14,6 +14,7 @@ from .. import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "collect": (".collector", "receive records from ThreadedHttpHandler and write JSON lines"),
     "demo": (".demo", "log through ThreadedHttpHandler to an in-process collector and report"),
+    "check-config": (".check_config", "build a logging configuration file and report every problem"),
 }
 
 

@@ -107,10 +107,13 @@ class RequestLogFormatter(logging.Formatter):
     action.
 
     Args:
+        fmt, datefmt, style, validate, defaults: ignored; accepted so that
+            ``dictConfig`` and ``fileConfig`` can build it from ``class``.
         utc: timestamps in UTC instead of local time (default False, as boto).
     """
 
-    def __init__(self, utc: bool = False) -> None:
+    def __init__(self, fmt: Any = None, datefmt: Any = None, style: str = "%", validate: bool = True,
+                 *, defaults: Any = None, utc: bool = False) -> None:
         super().__init__()
         self.utc = bool(utc)
 

@@ -6,6 +6,7 @@ import os
 from typing import IO, Any, List, Optional
 
 from .._buffer import Item
+from .._config import DRY_RUN
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome
@@ -69,7 +70,11 @@ class ThreadedFileHandler(ThreadedHandler):
         self._size = 0
         self._first_open = True
         super().__init__(**options)
-        if not delay:
+        if DRY_RUN.active:  # check-config: say whether it could open, create nothing
+            directory = os.path.dirname(self.baseFilename)
+            if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+                raise OSError(f"cannot create {self.baseFilename}: directory missing or not writable")
+        elif not delay:
             self._open()
 
     def describe(self) -> str:
