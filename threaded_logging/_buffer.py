@@ -72,6 +72,7 @@ class Buffer:
         self.counters = Counters()
         self.settled = 0
         self.closed = False
+        self.untold = 0  # drops whose gap record was still waiting at close
         self._gap: Optional[List[Any]] = None  # [count, first_created, last_created]
         self._losses: Deque[List[int]] = collections.deque(maxlen=4096)
 
@@ -308,6 +309,8 @@ class Buffer:
                 flight.abandoned = True
                 lost += flight.left
             queued = [item for item in self._items if item[0]]
+            self.untold = sum(getattr(item[1], "dropped", 0) for item in self._items if not item[0])
+            self.untold += self._gap[0] if self._gap is not None else 0
             self._items.clear()
             self._gap = None
             lost += len(queued)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Deque, Dict, List, NamedTuple, Optional, 
 
 from ._buffer import Buffer, InFlight, Item, counted
 from ._retry import Outcome, backoff_delay
+from ._spool import freeze_batch
 
 if TYPE_CHECKING:
     from ._options import Options
@@ -79,8 +80,7 @@ class Delivery:
     def _init_delivery(self) -> None:
         self._retry_at = 0.0  # spool mode: no send before this (monotonic)
         self._failures = 0  # consecutive failed cycles, for spool-mode backoff
-        self._rows: Dict[int, int] = {}  # id(item) -> row id, for the batch being sent
-        self._row_segment: Optional["Segment"] = None
+        self._unsettled: Optional[Dict[int, Item]] = None  # spool mode: the row's items not yet settled
         self._marks: Deque[Tuple["Segment", int, int]] = collections.deque()
         self.resent = 0
 
@@ -221,15 +221,16 @@ class Delivery:
     def _account(self, flight: InFlight, items: List[Item], *, sent: bool = False,
                  failed: bool = False, dropped: bool = False) -> bool:
         settled = self._buffer.account(flight, items, sent=sent, failed=failed, dropped=dropped)
-        if self._rows and self._row_segment is not None:
-            rows = self._rows
-            self._row_segment.delete([rows.pop(id(item)) for item in items if id(item) in rows])
+        unsettled = self._unsettled
+        if unsettled is not None:
+            for item in items:
+                unsettled.pop(id(item), None)
         return settled
 
     # -- spool mode ---------------------------------------------------------------
 
     def _spool_cycle(self) -> None:
-        """Memory to disk first, then send from the oldest row on disk."""
+        """Memory to disk first, then send from the oldest batch on disk."""
         spool = self._spool
         assert spool is not None
         buffer = self._buffer
@@ -237,29 +238,45 @@ class Delivery:
             moved = self._spool_in()
             if time.monotonic() < self._retry_at and self._deadline is None:
                 if not moved:
-                    return  # backing off; the rows wait on disk
+                    return  # backing off; the batches wait on disk
                 continue
-            segment, rows = spool.head(self._batch_size)
-            if segment is None:
+            segment, row, items = spool.head()
+            if segment is None or row is None:
                 if not moved:
                     buffer.settle_idle()
                     return
                 continue
-            items = [item for _, item, _ in rows]
-            ids = [row_id for row_id, _, _ in rows]
-            if segment in spool.adopted:
-                self.resent += sum(1 for _, item, attempts in rows if attempts and item[0])
-            segment.mark_attempted(ids)
-            self._rows = {id(item): row_id for row_id, item, _ in rows}
-            self._row_segment = segment
-            flight = InFlight(counted(items), 0)
-            try:
-                finished = self._deliver(flight, items)
-            finally:
-                self._rows, self._row_segment = {}, None
-                self._advance_marks()
-            if not finished:
+            row_id, count, attempts, _ = row
+            if attempts and segment in spool.adopted:
+                self.resent += count  # sent by a process that died before deleting them
+            segment.mark_attempted(row_id)
+            if not self._send_row(segment, row, items):
                 return
+
+    def _send_row(self, segment: "Segment", row: Tuple[int, int, int, bytes], items: List[Item]) -> bool:
+        """Send a stored row batch by batch, shrinking it on disk as batches
+        settle, so that only the batch in flight can be sent twice."""
+        row_id, count, _, data = row
+        size, stored = len(data), len(items)
+        flight = InFlight(counted(items), 0)
+        finished = True
+        self._unsettled = unsettled = {id(item): item for item in items}
+        try:
+            for start in range(0, len(items), self._batch_size):
+                finished = self._deliver(flight, items[start:start + self._batch_size])
+                left = [item for item in items if id(item) in unsettled]
+                if not left:
+                    segment.delete(row_id, count, size)
+                    break
+                if len(left) != stored:
+                    segment.rewrite(row_id, count, size, left)
+                    count, size, stored = counted(left), segment.last_rewrite_size, len(left)
+                if not finished:
+                    break
+        finally:
+            self._unsettled = None
+            self._advance_marks()
+        return finished
 
     def _spool_in(self) -> int:
         """Move what waits in memory into the spool, as far as it has room."""
@@ -268,20 +285,23 @@ class Delivery:
         buffer = self._buffer
         moved = 0
         while True:
-            batch, upto = buffer.drain(self._batch_size)
+            # Rows of several batches: each SQLite statement gives up the GIL,
+            # and getting it back from a busy logging thread takes a switch
+            # interval, so fewer statements keep up with a faster logger.
+            batch, upto = buffer.drain(self._batch_size * 4)
             if not batch:
                 return moved
             if self.options.overflow == "drop_oldest":
-                evicted = spool.evict_oldest(sum(len(_approx(item)) for item in batch))
+                evicted = spool.evict_oldest(len(freeze_batch(batch)[0]))
                 if evicted:
                     buffer.drop_spooled(evicted)
-            written, last_id = spool.append(batch)
+            written, row_id = spool.append(batch)
             if written < len(batch):
                 buffer.requeue(batch[written:])
-                upto = batch[written][0] - 1 if batch[written][0] else upto
+                upto = min(upto, batch[written][0] - 1) if batch[written][0] else upto
             if written:
                 assert spool.own is not None
-                self._marks.append((spool.own, last_id, upto))
+                self._marks.append((spool.own, row_id, upto))
                 moved += written
             if written < len(batch):
                 if not self.options.overflow == "block":
@@ -292,14 +312,8 @@ class Delivery:
         marks = self._marks
         while marks:
             segment, last_id, upto = marks[0]
-            first = segment.first_id() if segment.rows > 0 else None
+            first = segment.first_id() if segment.bytes > 0 else None
             if first is not None and first <= last_id:
                 return
             self._buffer.advance(upto)
             marks.popleft()
-
-
-def _approx(item: Item) -> bytes:
-    from ._spool import freeze
-
-    return freeze(item)

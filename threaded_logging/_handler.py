@@ -117,13 +117,12 @@ class ThreadedHandler(Delivery, logging.Handler):
             known = {id(seg) for seg in spool.adopted}
             spool.adopt_orphans()
             count = spool.open_all()
-            fresh = [seg for seg in spool.adopted if id(seg) not in known and seg.rows]
+            fresh = [seg for seg in spool.adopted if id(seg) not in known and seg.bytes]
             if not fresh:
                 return
             upto = self._buffer.adopt(sum(seg.rows for seg in fresh))
             for segment in fresh:
-                last = segment.head(1 << 30)[-1][0] if segment.rows else 0
-                self._marks.append((segment, last, upto))
+                self._marks.append((segment, segment.last_id(), upto))
             del count
         self._start()
 
@@ -307,11 +306,14 @@ class ThreadedHandler(Delivery, logging.Handler):
         # with a spool, the batch in flight is still on disk: not lost
         self._buffer.abandon(self._flight if self._spool is None else None)
         lost = self._buffer.counters.dropped - dropped_before
-        if lost:
+        untold = self._buffer.untold
+        if lost or untold:
+            earlier = (f"; {untold} record(s) dropped earlier (buffer full) are reported here, "
+                       f"their gap record could not be sent" if untold else "")
             self._report(
                 "close",
                 f"{lost} record(s) not delivered to {self.describe()} before the "
-                f"shutdown deadline were dropped (last error: {self.last_error})",
+                f"shutdown deadline were dropped{earlier} (last error: {self.last_error})",
                 force=True,
             )
         if self._timer.is_alive():
@@ -343,7 +345,7 @@ class ThreadedHandler(Delivery, logging.Handler):
         counts: dict[str, Any] = self._buffer.snapshot_counters()
         spool = self._spool
         counts["spooled"] = spool.rows if spool is not None else 0
-        counts["spool_bytes"] = spool.bytes if spool is not None else 0
+        counts["spool_bytes"] = spool.size if spool is not None else 0
         counts["last_error"] = self.last_error
         if spool is not None:
             counts["resent"] = self.resent

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 import logging
+import math
 import re
 import socket
 import time
+import uuid
 from typing import Any, Mapping
 
 from ._options import SCHEMA_KEYS, _static_fields
@@ -77,8 +81,15 @@ def record_dict(
 
 
 def _default(value: Any) -> Any:
+    """What a value JSON cannot encode becomes (the same with orjson and json)."""
     if isinstance(value, (set, frozenset, tuple)):
         return [v for v in value]
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
     return safe_repr(value)
 
 
@@ -87,26 +98,47 @@ _encoder = json.JSONEncoder(
 )
 
 
+def _safe_value(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (math.inf, -math.inf)):
+        return None  # NaN and infinities are not JSON; null, as orjson and browsers write them
+    try:
+        _encoder.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return safe_repr(value)
+    return value
+
+
 def dumps(data: Mapping[str, Any]) -> str:
     """Encode a record dict as one JSON line (no newline), whatever it holds.
 
-    Values JSON cannot encode become their ``repr()``; a value that still fails
-    (a cycle, NaN, a dict with tuple keys) is replaced by its repr alone, so
-    the other fields survive. The result may hold lone surrogates; see
-    :func:`to_utf8`.
+    Values JSON cannot encode go through ``_default`` (their ``repr()`` in
+    the end); a value that still fails (a cycle, a dict with tuple keys) is
+    replaced by its repr alone, and NaN by null, so the other fields survive.
+    The result may hold lone surrogates; see :func:`to_utf8`.
     """
     try:
         return _encoder.encode(data)
     except (TypeError, ValueError, RecursionError):
         pass
-    safe: dict[str, Any] = {}
-    for key, value in data.items():
+    return _encoder.encode({str(key): _safe_value(value) for key, value in data.items()})
+
+
+try:  # optional: orjson encodes a record about ten times faster (the [fast] extra)
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATACLASS
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
+
+
+def dumps_bytes(data: Mapping[str, Any]) -> bytes:
+    """:func:`dumps` as UTF-8 bytes: orjson when installed, the same output either way."""
+    if _orjson is not None:
         try:
-            _encoder.encode(value)
+            return _orjson.dumps(data, default=_default, option=_ORJSON_OPTIONS)
         except (TypeError, ValueError, RecursionError):
-            value = safe_repr(value)
-        safe[str(key)] = value
-    return _encoder.encode(safe)
+            pass  # surrogates, huge ints, cycles: the careful path below
+    return to_utf8(dumps(data))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -118,17 +150,6 @@ def to_utf8(text: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text).encode("utf-8")
-
-
-def clean_text(text: str) -> str:
-    """``text`` with each lone surrogate replaced by U+FFFD."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -162,7 +183,7 @@ class JsonFormatter(logging.Formatter):
             raise
         except Exception as exc:
             message, aux = failed_snapshot(record, exc)
-        return clean_text(dumps(record_dict(record, message, aux, self.static_fields)))
+        return dumps_bytes(record_dict(record, message, aux, self.static_fields)).decode("utf-8")
 
 
-__all__ = ["JsonFormatter", "record_dict", "dumps", "to_utf8", "clean_text", "SCHEMA_KEYS"]
+__all__ = ["JsonFormatter", "record_dict", "dumps", "dumps_bytes", "to_utf8", "SCHEMA_KEYS"]

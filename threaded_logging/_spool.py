@@ -29,16 +29,25 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ._buffer import Item
 from ._snapshot import safe_repr
 
+try:  # optional, as in _schema: freezes a record several times faster
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: fall back to msvcrt
     fcntl = None  # type: ignore[assignment]
 
 SUFFIX = ".spool"
+# One row per drained batch, not per record: the sqlite3 module releases the
+# GIL at every statement step, and a worker that gives the GIL up a thousand
+# times per batch waits a switch interval each time an application thread is
+# busy logging.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
+CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     data BLOB NOT NULL
 )
@@ -55,24 +64,40 @@ def identity_filename(identity: str) -> str:
 
 
 def freeze(item: Item) -> bytes:
-    """A snapshot as JSON bytes that :func:`thaw` turns back into an item."""
+    """A snapshot as one line of JSON that :func:`thaw` turns back into an item."""
     seq, record, message, aux = item
     attrs = {k: v for k, v in record.__dict__.items() if k not in ("msg", "args", "exc_info", "message")}
+    if _orjson is not None:
+        try:
+            return _orjson.dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr,
+                                 option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATACLASS
+                                 | _orjson.OPT_PASSTHROUGH_DATETIME)
+        except (TypeError, ValueError, RecursionError):
+            pass  # surrogates, huge ints, cycles: the careful path
     try:
-        text = json.dumps({"r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
+        text = json.dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
     except (TypeError, ValueError, RecursionError):
         attrs = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else safe_repr(v)) for k, v in attrs.items()}
-        text = json.dumps({"r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
+        text = json.dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
     return text.encode("ascii")
 
 
-def thaw(seq: int, data: bytes) -> Item:
+def thaw(data: bytes) -> Item:
     """The item frozen by :func:`freeze` (the record rebuilt with its frozen message)."""
     payload = json.loads(data)
     record = logging.makeLogRecord(payload["r"])
     record.msg = payload["m"]
     record.args = None
-    return (seq, record, payload["m"], payload.get("a"))
+    return (int(payload.get("s", 1)), record, payload["m"], payload.get("a"))
+
+
+def freeze_batch(items: List[Item]) -> Tuple[bytes, int]:
+    """Items as newline-separated frozen lines, with the count of user records."""
+    return b"\n".join(freeze(item) for item in items), sum(1 for item in items if item[0])
+
+
+def thaw_batch(data: bytes) -> List[Item]:
+    return [thaw(line) for line in data.split(b"\n") if line]
 
 
 class Segment:
@@ -84,6 +109,7 @@ class Segment:
         self._conn: Optional[sqlite3.Connection] = None
         self.rows = 0
         self.bytes = 0
+        self.last_rewrite_size = 0
 
     def connect(self) -> sqlite3.Connection:
         conn = self._conn
@@ -96,52 +122,46 @@ class Segment:
             if not check or check[0] != "ok":
                 conn.close()
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            self.rows, size = conn.execute("SELECT count(*), coalesce(sum(length(data)), 0) FROM records").fetchone()
-            self.bytes = int(size)
+            rows, size = conn.execute("SELECT coalesce(sum(n), 0), coalesce(sum(length(data)), 0) FROM batches").fetchone()
+            self.rows, self.bytes = int(rows), int(size)
             self._conn = conn
         return conn
 
-    def append(self, rows: List[Tuple[int, bytes]]) -> int:
-        conn = self.connect()
-        with conn:
-            conn.execute("BEGIN")
-            cursor = conn.executemany("INSERT INTO records (seq, data) VALUES (?, ?)", rows)
-            del cursor
-            last = conn.execute("SELECT max(id) FROM records").fetchone()[0]
-        self.rows += len(rows)
-        self.bytes += sum(len(data) for _, data in rows)
-        return int(last)
+    def append(self, data: bytes, count: int) -> int:
+        """Store one batch; returns its row id."""
+        cursor = self.connect().execute("INSERT INTO batches (n, data) VALUES (?, ?)", (count, data))
+        self.rows += count
+        self.bytes += len(data)
+        return int(cursor.lastrowid or 0)
 
-    def head(self, limit: int) -> List[Tuple[int, int, int, bytes]]:
-        """``(id, seq, attempts, data)`` of the oldest rows."""
-        return self.connect().execute(
-            "SELECT id, seq, attempts, data FROM records ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+    def head(self) -> Optional[Tuple[int, int, int, bytes]]:
+        """``(id, count, attempts, data)`` of the oldest batch, or None."""
+        row = self.connect().execute("SELECT id, n, attempts, data FROM batches ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
 
     def first_id(self) -> Optional[int]:
-        row = self.connect().execute("SELECT min(id) FROM records").fetchone()
+        row = self.connect().execute("SELECT min(id) FROM batches").fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def mark_attempted(self, ids: List[int]) -> None:
-        conn = self.connect()
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany("UPDATE records SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in ids])
+    def last_id(self) -> int:
+        row = self.connect().execute("SELECT max(id) FROM batches").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
 
-    def delete(self, ids: List[int]) -> None:
-        if not ids:
-            return
-        conn = self.connect()
-        with conn:
-            conn.execute("BEGIN")
-            freed = 0
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                marks = ",".join("?" * len(part))
-                freed += conn.execute(f"SELECT coalesce(sum(length(data)), 0) FROM records WHERE id IN ({marks})", part).fetchone()[0]
-                conn.execute(f"DELETE FROM records WHERE id IN ({marks})", part)
-        self.rows -= len(ids)
-        self.bytes -= int(freed)
+    def mark_attempted(self, row_id: int) -> None:
+        self.connect().execute("UPDATE batches SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+
+    def delete(self, row_id: int, count: int, size: int) -> None:
+        self.connect().execute("DELETE FROM batches WHERE id = ?", (row_id,))
+        self.rows -= count
+        self.bytes -= size
+
+    def rewrite(self, row_id: int, old_count: int, old_size: int, items: List[Item]) -> None:
+        """Keep only ``items`` of a batch (the rest was settled)."""
+        data, count = freeze_batch(items)
+        self.connect().execute("UPDATE batches SET n = ?, data = ? WHERE id = ?", (count, data, row_id))
+        self.rows += count - old_count
+        self.bytes += len(data) - old_size
+        self.last_rewrite_size = len(data)
 
     def close(self, remove: bool = False) -> None:
         conn, self._conn = self._conn, None
@@ -203,6 +223,7 @@ class Spool:
         self._report = report
         self.adopted: List[Segment] = []
         self.own: Optional[Segment] = None
+        self._left: Optional[Tuple[int, int]] = None  # (rows, size) left on disk at close
         os.makedirs(directory, exist_ok=True)
 
     def rename(self, identity: str) -> None:
@@ -264,57 +285,59 @@ class Spool:
 
     @property
     def rows(self) -> int:
+        """Records on disk (gap records not counted), over all segments."""
+        if self._left is not None:
+            return self._left[0]
         return sum(seg.rows for seg in self.adopted) + (self.own.rows if self.own else 0)
 
     @property
-    def bytes(self) -> int:
+    def size(self) -> int:
+        """Record bytes on disk, over all segments."""
+        if self._left is not None:
+            return self._left[1]
         return sum(seg.bytes for seg in self.adopted) + (self.own.bytes if self.own else 0)
 
     def room(self) -> int:
-        return self.max_bytes - self.bytes
+        return self.max_bytes - self.size
 
     def append(self, items: List[Item]) -> Tuple[int, int]:
-        """Write items that fit; returns (how many were written, last row id)."""
-        rows: List[Tuple[int, bytes]] = []
-        room = self.room()
-        for item in items:
-            data = freeze(item)
-            if len(data) > room:
-                break
-            room -= len(data)
-            rows.append((item[0], data))
-        if not rows:
+        """Store items as one batch if it fits; returns (how many, row id)."""
+        data, count = freeze_batch(items)
+        while len(data) > self.room() and len(items) > 1:
+            items = items[: len(items) // 2]  # what fits now; the rest waits in memory
+            data, count = freeze_batch(items)
+        if len(data) > self.room():
             return 0, 0
         try:
-            last = self._own().append(rows)
+            row_id = self._own().append(data, count)
         except sqlite3.DatabaseError as exc:
             if self.own is not None:
                 self._set_aside(self.own, exc)
                 self.own = None
-            last = self._own().append(rows)
-        return len(rows), last
+            row_id = self._own().append(data, count)
+        return len(items), row_id
 
-    def head(self, limit: int) -> Tuple[Optional[Segment], List[Tuple[int, Item, int]]]:
-        """The oldest rows: (segment, [(row id, item, attempts)])."""
+    def head(self) -> Tuple[Optional[Segment], Optional[Tuple[int, int, int, bytes]], List[Item]]:
+        """The oldest stored batch: (segment, (id, count, attempts, data), items)."""
         for segment in list(self.adopted) + ([self.own] if self.own else []):
-            if segment.rows <= 0:
+            if segment.rows <= 0 and segment.bytes <= 0:
                 continue
             try:
-                rows = segment.head(limit)
+                row = segment.head()
             except sqlite3.DatabaseError as exc:
                 self._drop_segment(segment, exc)
                 continue
-            out = []
-            for row_id, seq, attempts, data in rows:
-                try:
-                    out.append((row_id, thaw(seq, data), attempts))
-                except (ValueError, KeyError, TypeError) as exc:
-                    segment.delete([row_id])
-                    self._report("spool-row", f"dropped an unreadable spool row: {exc!r}")
-            if out:
-                return segment, out
+            if row is None:
+                segment.rows = segment.bytes = 0
+                continue
+            try:
+                return segment, row, thaw_batch(row[3])
+            except (ValueError, KeyError, TypeError) as exc:
+                segment.delete(row[0], row[1], len(row[3]))
+                self._report("spool-row", f"dropped an unreadable spool batch: {exc!r}")
+                return self.head()
         self._retire_empty()
-        return None, []
+        return None, None, []
 
     def _drop_segment(self, segment: Segment, exc: Exception) -> None:
         self._set_aside(segment, exc)
@@ -325,31 +348,31 @@ class Spool:
 
     def _retire_empty(self) -> None:
         for segment in list(self.adopted):
-            if segment.rows <= 0:
+            if segment.bytes <= 0:
                 segment.close(remove=True)
                 self.adopted.remove(segment)
 
     def evict_oldest(self, nbytes: int) -> List[Item]:
-        """Delete the oldest rows until ``nbytes`` are free; returns them."""
+        """Delete the oldest batches until ``nbytes`` are free; returns their items."""
         evicted: List[Item] = []
         while self.room() < nbytes:
-            segment, rows = self.head(100)
-            if segment is None:
+            segment, row, items = self.head()
+            if segment is None or row is None:
                 break
-            for row_id, item, _ in rows:
-                segment.delete([row_id])
-                evicted.append(item)
-                if self.room() >= nbytes:
-                    break
+            segment.delete(row[0], row[1], len(row[3]))
+            evicted.extend(items)
         return evicted
 
     def close(self) -> None:
+        """Release every segment; what stays on disk is still reported."""
+        left = (self.rows, self.size)
         for segment in self.adopted:
-            segment.close(remove=segment.rows <= 0)
+            segment.close(remove=segment.bytes <= 0)
         self.adopted = []
         if self.own is not None:
-            self.own.close(remove=self.own.rows <= 0)
+            self.own.close(remove=self.own.bytes <= 0)
             self.own = None
+        self._left = left
 
     def forget_after_fork(self) -> None:
         for segment in self.adopted + ([self.own] if self.own else []):
@@ -358,4 +381,4 @@ class Spool:
         self.own = None
 
     def describe_counts(self) -> Dict[str, int]:
-        return {"spooled": self.rows, "spool_bytes": self.bytes}
+        return {"spooled": self.rows, "spool_bytes": self.size}

@@ -58,6 +58,7 @@ class Scripted(ThreadingHTTPServer):
 
 class _ScriptedHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: Scripted
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

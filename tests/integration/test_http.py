@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import logging.handlers
 import ssl
@@ -156,10 +157,17 @@ class TestFailures:
         logger.info("first")
         assert wait_for(lambda: scripted.attempts, timeout=5)
         worst = 0
-        for i in range(2000):
-            started = time.perf_counter()
-            logger.info("n=%d", i)
-            worst = max(worst, time.perf_counter() - started)
+        # A cyclic-GC pass over this test process's heap (moto, boto3...) can
+        # take milliseconds with any handler; what is checked here is that no
+        # call waits on the stalled server. benchmarks/ measures with GC on.
+        gc.disable()
+        try:
+            for i in range(2000):
+                started = time.perf_counter()
+                logger.info("n=%d", i)
+                worst = max(worst, time.perf_counter() - started)
+        finally:
+            gc.enable()
         assert worst < 0.005, worst
         scripted.release.set()
         assert handler.flush(timeout=20)

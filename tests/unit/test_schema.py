@@ -9,8 +9,20 @@ import sys
 import pytest
 
 from threaded_logging import JsonFormatter
-from threaded_logging._schema import HOST, dumps, record_dict, to_utf8
+from threaded_logging._schema import HOST, dumps, dumps_bytes, record_dict, to_utf8
 from threaded_logging._snapshot import take_snapshot
+
+@pytest.fixture(autouse=True, params=["orjson", "json"])
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with orjson (the [fast] extra) and with the stdlib encoder."""
+    import threaded_logging._schema as schema
+
+    if request.param == "json":
+        monkeypatch.setattr(schema, "_orjson", None)
+    elif schema._orjson is None:
+        pytest.skip("orjson is not installed")
+    return str(request.param)
+
 
 SCHEMA_ORDER = [
     "timestamp", "created", "level", "logger", "message", "module", "function", "line",
@@ -116,15 +128,28 @@ class TestBadInput:
 
     def test_non_json_values_use_repr(self) -> None:
         """Objects, bytes, NaN, cycles and tuple-keyed dicts do not break the record."""
+        import datetime
+        import enum
+        import uuid
+
+        class Color(enum.Enum):
+            RED = "red"
+
         cycle: list = []
         cycle.append(cycle)
-        out = render(make_record(obj=object(), raw=b"\xff", nan=float("nan"), cycle=cycle, tk={(1, 2): 3}, tags={"a"}))
+        when = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+        ident = uuid.UUID(int=1)
+        out = render(make_record(obj=object(), raw=b"\xff", nan=float("nan"), cycle=cycle, tk={(1, 2): 3},
+                                 tags={"a"}, when=when, ident=ident, color=Color.RED, big=2**70))
         assert out["obj"].startswith("<object object at")
         assert out["raw"] == "b'\\xff'"
-        assert out["nan"] == "nan"
+        assert out["nan"] is None
         assert out["cycle"] == "[[...]]"
         assert out["tk"] == "{(1, 2): 3}"
         assert out["tags"] == ["a"]
+        assert out["when"] == "2024-05-01T12:00:00+00:00"
+        assert out["ident"] == str(ident) and out["color"] == "red"
+        assert out["big"] == 2**70
         assert out["message"] == "hello world"
 
     def test_lone_surrogates_become_replacement_chars(self) -> None:
@@ -133,6 +158,7 @@ class TestBadInput:
         line.encode("utf-8")
         assert json.loads(line)["message"] == "bad \ufffd char"
         assert to_utf8(dumps({"m": "\ud800"})) == '{"m":"\ufffd"}'.encode()
+        assert dumps_bytes({"m": "\ud800"}) == '{"m":"\ufffd"}'.encode()
 
     def test_control_characters_are_escaped(self) -> None:
         """NUL and other control characters are escaped, the line stays one line."""

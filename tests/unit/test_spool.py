@@ -16,7 +16,7 @@ def item(i: int, **extra: object) -> tuple:
 class TestFreeze:
     def test_round_trip_keeps_message_and_fields(self) -> None:
         """A frozen snapshot thaws to a record with the same message, level and extras."""
-        seq, record, message, aux = thaw(5, freeze(item(5, user="u", obj=object())))
+        seq, record, message, aux = thaw(freeze(item(5, user="u", obj=object())))
         assert (seq, message, record.getMessage(), record.levelname, record.user) == (5, "n=5", "n=5", "WARNING", "u")
         assert record.obj.startswith("<object object")
 
@@ -29,17 +29,21 @@ class TestFreeze:
 
 class TestSpool:
     def test_fifo_append_head_delete_and_bound(self, tmp_path: Path) -> None:
-        """Rows come back oldest first; deleting frees bytes; the bound stops appends."""
-        messages = []
-        spool = Spool(str(tmp_path), "id", max_bytes=4096, report=lambda *a, **k: messages.append(a))
-        written, _ = spool.append([item(i) for i in range(100)])
-        assert 0 < written < 100 and spool.bytes <= 4096
-        segment, rows = spool.head(3)
-        assert segment is not None and [r[1][2] for r in rows] == ["n=0", "n=1", "n=2"]
-        before = spool.bytes
-        segment.delete([r[0] for r in rows])
-        assert spool.rows == written - 3 and spool.bytes < before
+        """Batches come back oldest first; deleting frees bytes; the bound stops appends."""
+        spool = Spool(str(tmp_path), "id", max_bytes=8192, report=lambda *a, **k: None)
+        assert spool.append([item(i) for i in range(3)])[0] == 3
+        written, _ = spool.append([item(i) for i in range(3, 100)])
+        assert 0 < written < 97 and spool.size <= 8192
+        assert spool.append([item(200)] * 50)[0] < 50
+        segment, row, items = spool.head()
+        assert segment is not None and row is not None
+        assert [it[2] for it in items] == ["n=0", "n=1", "n=2"]
+        before = spool.size
+        segment.delete(row[0], row[1], len(row[3]))
+        assert spool.rows < written + 50 and spool.size < before
+        rows, size = spool.rows, spool.size
         spool.close()
+        assert (spool.rows, spool.size) == (rows, size), "what stays on disk is still reported"
         assert list(tmp_path.glob("*.spool")), "rows left on disk keep their file"
 
     def test_adopts_unlocked_segments_only(self, tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ class Sink:
         self._day = ""
         self.records: Optional[List[Dict[str, Any]]] = [] if keep else None
         self.received = 0
+        self.last_arrival: Optional[float] = None  # time.time() of the latest record
         if self._dir is not None:
             self._dir.mkdir(parents=True, exist_ok=True)
 
@@ -108,6 +109,7 @@ class Sink:
         data = b"\n".join(lines) + b"\n"
         with self._lock:
             self.received += len(lines)
+            self.last_arrival = time.time()
             if self.records is not None:
                 self.records.extend(json.loads(line) for line in lines)
             if self._dir is not None:
@@ -134,6 +136,9 @@ class Sink:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for
+    # the client's delayed ACK (40 ms a request on Linux).
+    disable_nagle_algorithm = True
     server: "CollectorServer"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
@@ -167,8 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reject(401, "missing or wrong bearer token")
             return
         query = urlsplit(self.path).query
-        if not query:
-            self._reply(200, {"accepted": 0, "service": "threaded-logging collector"})
+        if not query:  # a status probe: counts, for health checks and benchmarks
+            sink, server = self.server.sink, self.server
+            self._reply(200, {"service": "threaded-logging collector", "accepted": 0,
+                              "received": sink.received, "last_arrival": sink.last_arrival,
+                              "requests": server.requests, "rejected": server.rejected})
             return
         fields = _single_values(parse_qs(query, keep_blank_values=True))
         self._accept([json.dumps(fields, ensure_ascii=False).encode()])
@@ -191,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reject(413, f"body of {length} bytes exceeds the limit of {limit}")
             return
         body = self.rfile.read(length)
+        if self.server.delay_s:
+            time.sleep(self.server.delay_s)  # --delay: a stalled collector, for testing
         if not self._authorized():
             self._reject(401, "missing or wrong bearer token")
             return
@@ -235,6 +245,7 @@ class CollectorServer(ThreadingHTTPServer):
         self.sink = sink
         self.max_body = max_body
         self.token = token
+        self.delay_s = 0.0
         self._lock = threading.Lock()  # guards: requests, rejected
         self.requests = 0
         self.rejected = 0
@@ -320,15 +331,18 @@ class Collector:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--output", default="logs", help="directory for logs-YYYY-MM-DD.jsonl files, or - for stdout (default ./logs)")
+    parser.add_argument("--output", default="logs", help="directory for logs-YYYY-MM-DD.jsonl files, - for stdout, none to only count (default ./logs)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="largest request body in bytes; larger gets 413 (default 10 MiB)")
     parser.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN'")
     parser.add_argument("--status-interval", type=float, default=60.0, help=argparse.SUPPRESS)
+    parser.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
+    output = None if args.output == "none" else args.output
     try:
-        collector = Collector(args.host, args.port, args.output, args.max_body, args.token)
+        collector = Collector(args.host, args.port, output, args.max_body, args.token)
+        collector.server.delay_s = args.delay
     except OSError as exc:
         print(f"threaded-logging collect: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
@@ -340,7 +354,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     collector.start()
-    where = "stdout" if args.output == "-" else str(Path(args.output).resolve())
+    where = {"-": "stdout", "none": "nowhere (counting only)"}.get(args.output) or str(Path(args.output).resolve())
     print(f"threaded-logging collect: listening on http://{collector.address}/ writing to {where}", file=sys.stderr, flush=True)
     started = last = time.monotonic()
     last_count = 0

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from .._buffer import Item
 from .._delivery import Chunk
-from .._schema import dumps, record_dict, to_utf8
+from .._schema import dumps_bytes, record_dict
 
 #: Field set on a record whose message was cut to fit a size limit; its value
 #: is the message's original length in characters.
@@ -19,7 +19,7 @@ _MARKER = " ...[truncated]"
 def encode_json(item: Item, static_fields: Mapping[str, Any]) -> bytes:
     """One record as UTF-8 JSON (no newline)."""
     _, record, message, aux = item
-    return to_utf8(dumps(record_dict(record, message, aux, static_fields)))
+    return dumps_bytes(record_dict(record, message, aux, static_fields))
 
 
 def fit_json(item: Item, static_fields: Mapping[str, Any], limit: int, data: bytes) -> bytes:
@@ -41,12 +41,12 @@ def fit_json(item: Item, static_fields: Mapping[str, Any], limit: int, data: byt
             break
         keep = max(0, len(value.encode("utf-8", "surrogatepass")) - overshoot - len(_MARKER) - 64)
         fields[key] = value.encode("utf-8", "surrogatepass")[:keep].decode("utf-8", "ignore") + _MARKER
-        data = to_utf8(dumps(fields))
+        data = dumps_bytes(fields)
     if len(data) > limit:  # extras alone exceed the limit: keep the essentials
         essentials = {k: fields[k] for k in ("timestamp", "level", "logger", "message", "host")}
         essentials["message"] = essentials["message"][: max(0, limit // 2)]
         essentials[TRUNCATED_FIELD] = len(message)
-        data = to_utf8(dumps(essentials))
+        data = dumps_bytes(essentials)
     return data
 
 

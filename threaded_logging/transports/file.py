@@ -10,7 +10,7 @@ from .._config import DRY_RUN
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome
-from .._schema import JsonFormatter, dumps, record_dict
+from .._schema import JsonFormatter, dumps, dumps_bytes, record_dict
 
 
 class ThreadedFileHandler(ThreadedHandler):
@@ -94,6 +94,9 @@ class ThreadedFileHandler(ThreadedHandler):
         encoding, term = self.encoding, self.terminator
         if isinstance(formatter, JsonFormatter):
             static = {**self.options.static_fields, **formatter.static_fields}
+            if encoding.replace("-", "").lower() == "utf8":
+                tail = term.encode()
+                return [Chunk(items, [dumps_bytes(record_dict(r, m, a, static)) + tail for _, r, m, a in items])]
             lines = [dumps(record_dict(r, m, a, static)) + term for _, r, m, a in items]
         else:
             fmt = self.format

@@ -19,7 +19,7 @@ from .._buffer import Item
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome
-from .._schema import dumps, record_dict
+from .._schema import dumps_bytes, record_dict
 from ._encode import fit_json
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ class ThreadedSqsHandler(ThreadedHandler):
         static = self.options.static_fields
         bodies: List[Tuple[str, int, Item]] = []
         for item in items:
-            text = sqs_text(dumps(record_dict(item[1], item[2], item[3], static)))
+            text = sqs_text(dumps_bytes(record_dict(item[1], item[2], item[3], static)).decode("utf-8"))
             size = len(text.encode("utf-8"))
             room = limit - self._attributes_size(item)
             if size > room:

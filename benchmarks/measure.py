@@ -1,0 +1,186 @@
+"""One measurement in a fresh process: ``measure.py SCENARIO CONTENDER ADDR PARAMS``.
+
+Prints one JSON line with the result. Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import sys
+import time
+import urllib.request
+from typing import Any, Dict, List
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import contenders  # noqa: E402
+
+MSG = "request %s done"
+EXTRA = {"user": "u"}
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def collector_status(addr: str) -> Dict[str, Any]:
+    with urllib.request.urlopen(f"http://{addr}/", timeout=5) as reply:
+        return json.loads(reply.read())
+
+
+def make_logger(handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger("bench")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:
+    info = logger.info
+    clock = time.perf_counter_ns
+    deadline = clock() + int(budget_s * 1e9)
+    done = 0
+    started = clock()
+    for i in range(count):
+        info(MSG, i, extra=EXTRA)
+        done += 1
+        if (i & 255) == 0 and clock() > deadline:
+            break
+    elapsed = clock() - started
+    return {"calls": done, "ns_per_call": elapsed / max(done, 1)}
+
+
+def scenario_idle(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    built = contenders.ALL[name](addr)
+    logger = make_logger(built.handler)
+    count = min(p["n"], 2000) if name in contenders.SYNCHRONOUS else p["n"]
+    result = timed_loop(logger, count, 20.0)
+    built.finish(0.2)
+    return result
+
+
+def scenario_shipping(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    return scenario_idle(name, addr, p)
+
+
+def scenario_e2e(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    before = collector_status(addr)["received"]
+    built = contenders.ALL[name](addr)
+    logger = make_logger(built.handler)
+    count = p["n"]
+    started = time.time()
+    loop = timed_loop(logger, count, 60.0)
+    count = loop["calls"]
+    built.finish(60.0)
+    deadline = time.monotonic() + 60
+    last_seen, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        status = collector_status(addr)
+        got = status["received"] - before
+        if got >= count:
+            break
+        if got != last_seen:
+            last_seen, last_change = got, time.monotonic()
+        elif time.monotonic() - last_change > 10:
+            break
+        time.sleep(0.05)
+    status = collector_status(addr)
+    received = status["received"] - before
+    span = (status["last_arrival"] or time.time()) - started
+    return {"logged": count, "received": received, "lost": count - received,
+            "records_per_s": received / span if span > 0 else 0.0, "seconds": span}
+
+
+def scenario_stall(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    built = contenders.ALL[name](addr)
+    logger = make_logger(built.handler)
+    count = p["n"]
+    if name in contenders.SYNCHRONOUS:
+        count = 3  # each call waits for the stalled reply: bounded
+    latencies: List[int] = []
+    clock = time.perf_counter_ns
+    start = clock()
+    for i in range(count):
+        due = start + i * 1_000_000
+        while clock() < due:
+            time.sleep(0.0002)
+        began = clock()
+        logger.info(MSG, i, extra=EXTRA)
+        latencies.append(clock() - began)
+        if clock() - start > 40e9:
+            break
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    result = {"calls": len(latencies), "p99_us": p99 / 1000, "max_us": latencies[-1] / 1000}
+    print(json.dumps(result), flush=True)
+    os._exit(0)  # the destination is stalled: do not wait for anyone's shutdown
+
+
+def scenario_outage(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    options = {"capacity": p["capacity"]} if name.startswith("Threaded") else {}
+    built = contenders.ALL[name](addr, **options)
+    logger = make_logger(built.handler)
+    for i in range(200):  # warm up allocators and imports
+        logger.info(MSG, i, extra=EXTRA)
+    gc.collect()
+    before = rss_kb()
+    timed_loop(logger, p["n"], 120.0)
+    gc.collect()
+    grown = (rss_kb() - before) / 1024
+    result: Dict[str, Any] = {"rss_growth_mb": grown}
+    stats = getattr(built.handler, "stats", None)
+    if stats is not None:
+        built.handler.options = built.handler.options.__class__(  # type: ignore[attr-defined]
+            **{**built.handler.options.__dict__, "shutdown_timeout_s": 1.0})  # type: ignore[attr-defined]
+        built.handler.close()
+        s = stats()
+        result.update({k: s[k] for k in ("emitted", "sent", "dropped", "failed", "queued", "spooled")})
+        result["exact"] = s["emitted"] == s["sent"] + s["dropped"] + s["failed"] + s["queued"] + s["spooled"]
+    return result
+
+
+def scenario_need(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    """RSS that ``capacity`` records take when simply held (the reference)."""
+    logger = logging.getLogger("need")
+    gc.collect()
+    before = rss_kb()
+    held = [logger.makeRecord("bench", logging.INFO, __file__, 1, MSG, (i,), None, None, EXTRA) for i in range(p["capacity"])]
+    for record in held:
+        record.getMessage()
+    gc.collect()
+    return {"rss_growth_mb": (rss_kb() - before) / 1024, "held": len(held)}
+
+
+def scenario_sqs(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    built = contenders.ALL[name](addr, queue=p["queue"])
+    logger = make_logger(built.handler)
+    count = p["n"]
+    started = time.monotonic()
+    timed_loop(logger, count, 60.0)
+    ok = built.handler.flush(timeout=240)  # type: ignore[call-arg]
+    elapsed = time.monotonic() - started
+    calls = built.handler.api_calls  # type: ignore[attr-defined]
+    sent = built.handler.stats()["sent"]  # type: ignore[attr-defined]
+    built.finish(1.0)
+    return {"records": count, "sent": sent, "delivered": ok, "records_per_s": sent / elapsed,
+            "send_calls_per_1000": 1000 * calls["SendMessageBatch"] / max(sent, 1),
+            "api_calls_per_1000": 1000 * sum(calls.values()) / max(sent, 1)}
+
+
+def main() -> None:
+    scenario, name, addr, params = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    logging.raiseExceptions = False  # the stdlib handlers print a traceback per failed record otherwise
+    result = globals()[f"scenario_{scenario}"](name, addr, params)
+    print(json.dumps(result), flush=True)
+    os._exit(0)  # measured: skip interpreter teardown (our handlers already settled)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""Benchmarks: threaded-logging against the stdlib and the handlers users pick today.
+
+    python benchmarks/run.py            # the full run (about 15 minutes here)
+    python benchmarks/run.py --quick    # a smoke run, under 5 minutes
+
+Every measurement runs in a fresh process (benchmarks/measure.py); the
+collector and the SQS endpoint run in their own processes; repeats are
+interleaved across contenders and medians taken; ratios are within this run.
+The logged call is ``logger.info("request %s done", i, extra={"user": "u"})``
+on a logger with ``propagate=False``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any, Dict, List, Optional, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import contenders  # noqa: E402
+
+USERS_PICK = ["stdlib Queue+Listener+HTTP", "logstash-async memory", "logstash-async sqlite", "logzio"]
+HTTP_SET = ["NullHandler", "deque.append", "stdlib HTTPHandler GET", "stdlib HTTPHandler POST",
+            "stdlib Queue+Listener+HTTP", "logstash-async memory", "logstash-async sqlite", "logzio",
+            "Threaded GET", "Threaded POST ndjson", "Threaded POST gzip", "Threaded POST spool",
+            "Threaded(FileHandler)"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Service:
+    """A server in its own process, stopped by its PID."""
+
+    def __init__(self, args: List[str], probe: str) -> None:
+        env = {**os.environ, "PYTHONPATH": ROOT}
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        wait_http(probe, 30)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def collector(delay: float = 0.0) -> Tuple[Service, str]:
+    port = free_port()
+    args = [sys.executable, "-m", "threaded_logging", "collect", "--port", str(port), "--output", "none"]
+    if delay:
+        args += ["--delay", str(delay)]
+    return Service(args, f"http://127.0.0.1:{port}/"), f"127.0.0.1:{port}"
+
+
+def moto() -> Tuple[Service, str]:
+    port = free_port()
+    return Service([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                   f"http://127.0.0.1:{port}/moto-api/"), f"127.0.0.1:{port}"
+
+
+def measure(scenario: str, name: str, addr: str, params: Dict[str, Any], timeout: float = 300) -> Optional[Dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, os.path.join(HERE, "measure.py"), scenario, name, addr, json.dumps(params)],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(f"  ! {scenario} / {name} failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return json.loads(lines[-1])
+
+
+def available(names: List[str]) -> List[str]:
+    out = []
+    for name in names:
+        module = contenders.OPTIONAL.get(name)
+        if module is None or importlib.util.find_spec(module) is not None:
+            out.append(name)
+        else:
+            print(f"  (skipping {name}: install the [bench] extra)", file=sys.stderr)
+    return out
+
+
+def interleaved(scenario: str, names: List[str], addr: str, params: Dict[str, Any], repeats: int,
+                key: str) -> Dict[str, Dict[str, Any]]:
+    runs: Dict[str, List[Dict[str, Any]]] = {n: [] for n in names}
+    for _ in range(repeats):
+        for name in names:
+            result = measure(scenario, name, addr, params)
+            if result is not None:
+                runs[name].append(result)
+    summary = {}
+    for name, results in runs.items():
+        if not results:
+            continue
+        best = dict(results[0])
+        for field in results[0]:
+            values = [r[field] for r in results if isinstance(r.get(field), (int, float)) and not isinstance(r.get(field), bool)]
+            if values:
+                best[field] = statistics.median(values)
+        best["runs"] = len(results)
+        summary[name] = best
+        print(f"  {scenario:9} {name:28} {key}={best.get(key)!s:>12}", file=sys.stderr, flush=True)
+    return summary
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if not a or not b else a / b
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--quick", action="store_true", help="smaller counts and one repeat (smoke run)")
+    parser.add_argument("--json", default=None, help="write all results to this file")
+    args = parser.parse_args()
+    quick = args.quick
+    repeats = 1 if quick else 3
+    started = time.monotonic()
+    results: Dict[str, Any] = {"date": datetime.date.today().isoformat(), "quick": quick,
+                               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+    names = available(HTTP_SET)
+    ours = [n for n in names if n.startswith("Threaded")]
+    live, addr = collector()
+    stalled, stalled_addr = collector(delay=10)
+    dead = f"127.0.0.1:{free_port()}"
+    try:
+        print("idle caller cost (destination unreachable)", file=sys.stderr)
+        idle_names = [n for n in names if n != "Threaded POST spool"]
+        results["idle"] = interleaved("idle", idle_names, dead, {"n": 20_000 if quick else 200_000}, repeats, "ns_per_call")
+        print("caller cost while shipping", file=sys.stderr)
+        ship_names = [n for n in names if n not in ("Threaded GET",)]
+        results["shipping"] = interleaved("shipping", ship_names, addr, {"n": 20_000 if quick else 100_000}, repeats, "ns_per_call")
+        print("end-to-end throughput (20,000 records)", file=sys.stderr)
+        e2e_names = [n for n in names if n not in ("NullHandler", "deque.append", "Threaded(FileHandler)")]
+        results["e2e"] = interleaved("e2e", e2e_names, addr, {"n": 5_000 if quick else 20_000}, repeats, "records_per_s")
+        print("stalled collector (replies held 10 s)", file=sys.stderr)
+        stall_names = ["NullHandler", "stdlib HTTPHandler POST", "stdlib Queue+Listener+HTTP"] + [
+            n for n in names if n in USERS_PICK[1:]] + ["Threaded POST ndjson", "Threaded POST gzip"]
+        results["stall"] = interleaved("stall", stall_names, stalled_addr, {"n": 500 if quick else 2000}, repeats, "p99_us")
+        print("outage memory (collector down)", file=sys.stderr)
+        n_out = 50_000 if quick else 200_000
+        results["need"] = interleaved("need", ["NullHandler"], dead, {"capacity": 10_000}, 1, "rss_growth_mb")
+        results["outage"] = interleaved("outage", ["Threaded POST ndjson", "Threaded POST spool"], dead,
+                                        {"n": n_out, "capacity": 10_000}, 1, "rss_growth_mb")
+    finally:
+        live.stop()
+        stalled.stop()
+    print("SQS against a local moto server", file=sys.stderr)
+    server, moto_addr = moto()
+    try:
+        results["sqs"] = {}
+        for name, n in (("ThreadedSqs", 500 if quick else 2000), ("ThreadedSqs pack", 5000 if quick else 50_000)):
+            drained = Drainer(moto_addr, f"bench-{name.replace(' ', '-')}")
+            got = measure("sqs", name, moto_addr, {"n": n, "queue": drained.queue})
+            drained.stop()
+            if got:
+                results["sqs"][name] = got
+                print(f"  sqs       {name:28} records_per_s={got['records_per_s']:.0f}", file=sys.stderr)
+    finally:
+        server.stop()
+    results["seconds"] = time.monotonic() - started
+    report(results)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+    return 0
+
+
+class Drainer:
+    """Deletes what arrives on a moto queue while the benchmark sends, so moto stays fast."""
+
+    def __init__(self, addr: str, queue: str) -> None:
+        import boto3
+
+        self.queue = queue
+        self.client = boto3.client("sqs", endpoint_url=f"http://{addr}", region_name="us-east-1",
+                                   aws_access_key_id="x", aws_secret_access_key="x")
+        self.url = self.client.create_queue(QueueName=queue)["QueueUrl"]
+        self._stop = threading.Event()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(2)]
+        for thread in self.threads:
+            thread.start()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 600
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                got = self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+                if got:
+                    self.client.delete_message_batch(QueueUrl=self.url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+                else:
+                    self._stop.wait(0.05)
+            except Exception:
+                self._stop.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+
+def fmt(value: Optional[float], unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def report(r: Dict[str, Any]) -> None:
+    out = sys.stdout
+    print(f"# threaded-logging benchmarks ({r['date']}, {r['machine']}{', quick' if r['quick'] else ''})\n", file=out)
+    idle, ship = r.get("idle", {}), r.get("shipping", {})
+    null_idle = idle.get("NullHandler", {}).get("ns_per_call")
+    null_ship = ship.get("NullHandler", {}).get("ns_per_call")
+    print("| contender | idle ns/call | idle × Null | shipping ns/call | shipping × Null |", file=out)
+    print("|---|---:|---:|---:|---:|", file=out)
+    for name in HTTP_SET:
+        a, b = idle.get(name, {}).get("ns_per_call"), ship.get(name, {}).get("ns_per_call")
+        if a is None and b is None:
+            continue
+        print(f"| {name} | {fmt(a)} | {fmt(ratio(a, null_idle), '×', 2)} | {fmt(b)} | {fmt(ratio(b, null_ship), '×', 2)} |", file=out)
+    e2e = r.get("e2e", {})
+    print("\n| contender (end to end) | records/s | lost | seconds |", file=out)
+    print("|---|---:|---:|---:|", file=out)
+    for name, v in e2e.items():
+        print(f"| {name} | {fmt(v.get('records_per_s'))} | {fmt(v.get('lost'))} | {fmt(v.get('seconds'), '', 2)} |", file=out)
+    best_pick = max((e2e[n]["records_per_s"] for n in USERS_PICK if n in e2e), default=None)
+    ours = e2e.get("Threaded POST ndjson", {}).get("records_per_s")
+    stall = r.get("stall", {})
+    null_p99 = stall.get("NullHandler", {}).get("p99_us")
+    print("\n| contender (collector stalled) | calls | p99 µs | p99 × Null | max µs |", file=out)
+    print("|---|---:|---:|---:|---:|", file=out)
+    for name, v in stall.items():
+        print(f"| {name} | {v.get('calls')} | {fmt(v.get('p99_us'), '', 1)} | {fmt(ratio(v.get('p99_us'), null_p99), '×', 2)} | {fmt(v.get('max_us'), '', 1)} |", file=out)
+    need = r.get("need", {}).get("NullHandler", {}).get("rss_growth_mb")
+    print(f"\nOutage memory: holding 10,000 records takes {fmt(need, ' MB', 1)}.\n", file=out)
+    print("| contender (collector down) | RSS growth MB | emitted | dropped | queued | spooled | counters exact |", file=out)
+    print("|---|---:|---:|---:|---:|---:|---|", file=out)
+    for name, v in r.get("outage", {}).items():
+        print(f"| {name} | {fmt(v.get('rss_growth_mb'), '', 1)} | {fmt(v.get('emitted'))} | {fmt(v.get('dropped'))} | {fmt(v.get('queued'))} | {fmt(v.get('spooled'))} | {v.get('exact')} |", file=out)
+    sqs = r.get("sqs", {})
+    print("\n| SQS (moto) | records | records/s | SendMessageBatch per 1,000 | API calls per 1,000 |", file=out)
+    print("|---|---:|---:|---:|---:|", file=out)
+    for name, v in sqs.items():
+        print(f"| {name} | {v['records']} | {fmt(v['records_per_s'])} | {fmt(v['send_calls_per_1000'], '', 1)} | {fmt(v['api_calls_per_1000'], '', 1)} |", file=out)
+    print("\n## Targets\n", file=out)
+    rows = [
+        ("idle: ThreadedHttpHandler ≤ 1.35× NullHandler", ratio(idle.get("Threaded POST ndjson", {}).get("ns_per_call"), null_idle), 1.35, "≤"),
+        ("shipping: ≤ 2× NullHandler", ratio(ship.get("Threaded POST ndjson", {}).get("ns_per_call"), null_ship), 2.0, "≤"),
+        ("end to end: ≥ 65,000 records/s (POST ndjson)", ours, 65_000, "≥"),
+        ("end to end: ≥ 10× the best users' pick", ratio(ours, best_pick), 10, "≥"),
+        ("end to end: 0 lost", e2e.get("Threaded POST ndjson", {}).get("lost"), 0, "="),
+        ("stall: p99 ≤ 2× paced NullHandler p99", ratio(stall.get("Threaded POST ndjson", {}).get("p99_us"), null_p99), 2.0, "≤"),
+        ("stall: max < 5 ms (µs)", stall.get("Threaded POST ndjson", {}).get("max_us"), 5000, "<"),
+        ("outage: RSS growth ≤ need + 10 MB", r.get("outage", {}).get("Threaded POST ndjson", {}).get("rss_growth_mb"), (need or 0) + 10, "≤"),
+        ("outage with spool: 0 dropped", r.get("outage", {}).get("Threaded POST spool", {}).get("dropped"), 0, "="),
+        ("SQS: pack ≥ 10× records/s", ratio(sqs.get("ThreadedSqs pack", {}).get("records_per_s"), sqs.get("ThreadedSqs", {}).get("records_per_s")), 10, "≥"),
+    ]
+    print("| target | measured | met |", file=out)
+    print("|---|---:|---|", file=out)
+    for label, value, bound, op in rows:
+        if value is None:
+            met = "n/a"
+        else:
+            met = {"≤": value <= bound, "≥": value >= bound, "<": value < bound, "=": value == bound}[op]
+            met = "yes" if met else "NO"
+        shown = fmt(value, "", 2) if isinstance(value, float) else fmt(value)
+        print(f"| {label} | {shown} | {met} |", file=out)
+    print(f"\nRun took {r['seconds']:.0f} s: `python benchmarks/run.py{' --quick' if r['quick'] else ''}`.", file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
