@@ -57,9 +57,19 @@ def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str,
     return {"calls": done, "ns_per_call": elapsed / max(done, 1)}
 
 
+def warm_up(logger: logging.Logger, name: str) -> None:
+    """Let every contender reach its steady state before the measured window:
+    first connection or first failed attempt, lazy imports, threads started."""
+    for i in range(20 if name in contenders.SYNCHRONOUS else 200):
+        logger.info(MSG, i, extra=EXTRA)
+    time.sleep(0.5)
+    gc.collect()
+
+
 def scenario_idle(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     built = contenders.ALL[name](addr)
     logger = make_logger(built.handler)
+    warm_up(logger, name)
     count = min(p["n"], 2000) if name in contenders.SYNCHRONOUS else p["n"]
     result = timed_loop(logger, count, 20.0)
     built.finish(0.2)
@@ -127,9 +137,7 @@ def scenario_outage(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     options = {"capacity": p["capacity"]} if name.startswith("Threaded") else {}
     built = contenders.ALL[name](addr, **options)
     logger = make_logger(built.handler)
-    for i in range(200):  # warm up allocators and imports
-        logger.info(MSG, i, extra=EXTRA)
-    gc.collect()
+    warm_up(logger, name)
     before = rss_kb()
     timed_loop(logger, p["n"], 120.0)
     gc.collect()

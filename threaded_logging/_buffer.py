@@ -89,8 +89,23 @@ class Buffer:
                     items.append(self._gap_item())
                 items.append((seq, record, message, aux))
                 return len(items)
-            if self._overflow == "drop_newest" or self.closed:
-                self._drop(seq, record.created)  # the common overflow: keep it short
+            if self._overflow == "drop_newest" and not self.closed:
+                # the common overflow, once per call while full: inlined _drop
+                counters.dropped += 1
+                last = self._losses[-1] if self._losses else None
+                if last is not None and last[1] + 1 == seq:
+                    last[1] = seq
+                else:
+                    self._note_loss(seq, seq)
+                gap = self._gap
+                if gap is None:
+                    self._gap = [1, record.created, record.created]
+                else:
+                    gap[0] += 1
+                    gap[2] = record.created
+                return 0
+            if self.closed:
+                self._drop(seq, record.created)
                 return 0
             return self._make_room(seq, record, message, aux)
 

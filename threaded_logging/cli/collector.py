@@ -18,13 +18,22 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_PORT = 8514
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 #: A gzip body may expand to this many times --max-body before it is refused.
 MAX_EXPANSION = 10
+
+
+_loads: Callable[[bytes], Any] = json.loads
+try:  # optional: parses a body several times faster
+    from orjson import loads as _orjson_loads
+
+    _loads = _orjson_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
 
 
 class BadRequest(Exception):
@@ -63,6 +72,15 @@ def parse_body(body: bytes, content_type: str) -> List[bytes]:
             if not isinstance(record, dict):
                 raise BadRequest(400, f"record {index + 1} is not a JSON object")
         return [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    lines = [line for line in body.split(b"\n") if line.strip()]
+    if not lines:
+        return []
+    try:  # the whole body in one call; line by line only to name a bad line
+        parsed = _loads(b"[" + b",".join(lines) + b"]")
+        if isinstance(parsed, list) and len(parsed) == len(lines) and all(type(r) is dict for r in parsed):
+            return lines
+    except ValueError:
+        pass
     out = []
     loads = json.loads
     for number, line in enumerate(body.split(b"\n"), 1):

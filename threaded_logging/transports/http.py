@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import gzip
 import ssl
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple, Union
+from typing import Any, List, Mapping, Optional, Tuple, Union
+
+# Imported with the handler, not on first send: an import holds the GIL for a
+# tenth of a second, which the timer thread would take from the application.
+import requests
+from requests.adapters import HTTPAdapter
 
 from .._buffer import Item
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome, classify_status, parse_retry_after
 from ._encode import encode_form, encode_json, fit_json, pack
-
-if TYPE_CHECKING:
-    import requests
 
 FORMATS = {
     "ndjson": "application/x-ndjson",
@@ -192,8 +194,6 @@ class ThreadedHttpHandler(ThreadedHandler):
         )
 
     def classify_exception(self, exc: BaseException) -> Outcome:
-        import requests
-
         if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
                             requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
             return Outcome.FINAL
@@ -210,9 +210,6 @@ class ThreadedHttpHandler(ThreadedHandler):
 
 
 def _make_session(context: Optional[ssl.SSLContext]) -> "requests.Session":
-    import requests
-    from requests.adapters import HTTPAdapter
-
     class _Adapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             if context is not None:

@@ -16,6 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .._buffer import Item
+from .._config import DRY_RUN
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome
@@ -169,6 +170,13 @@ class ThreadedSqsHandler(ThreadedHandler):
         self._dedup_prefix = uuid.uuid4().hex
         self._message_counter = 0
         super().__init__(**options)
+        if client is None and not DRY_RUN.active:
+            # Built here, on the configuring thread: creating a client holds the
+            # GIL for a tenth of a second (no network is involved).
+            try:
+                self._client = self._make_client()
+            except Exception as exc:  # e.g. no region: the worker retries and reports
+                self.last_error = self.describe_failure(exc)
 
     def describe(self) -> str:
         return f"SQS queue {self.queue_name or self.queue_url}"
@@ -178,16 +186,19 @@ class ThreadedSqsHandler(ThreadedHandler):
     def _get_client(self) -> "SQSClient":
         client = self._client
         if client is None:
-            import boto3
-            from botocore.config import Config
-
-            kwargs = dict(self._client_kwargs)
-            kwargs.setdefault("config", Config(
-                retries={"max_attempts": 2, "mode": "standard"},
-                connect_timeout=5, read_timeout=15, max_pool_connections=1,
-            ))
-            client = self._client = boto3.session.Session().client("sqs", **kwargs)
+            client = self._client = self._make_client()
         return client
+
+    def _make_client(self) -> "SQSClient":
+        import boto3
+        from botocore.config import Config
+
+        kwargs = dict(self._client_kwargs)
+        kwargs.setdefault("config", Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5, read_timeout=15, max_pool_connections=1,
+        ))
+        return boto3.session.Session().client("sqs", **kwargs)
 
     def _ensure_queue(self) -> str:
         url = self._resolved_url
