@@ -60,6 +60,20 @@ class SlowHandler(ListHandler):
         super().emit(record)
 
 
+def log_from_threads(logger: logging.Logger, threads: int, per_thread: int) -> None:
+    """Log ``"<thread>:<i>"`` from several threads at once; wait for all of them."""
+
+    def work(t: int) -> None:
+        for i in range(per_thread):
+            logger.info("%d:%d", t, i)
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+
+
 def make_logger(name: str, handler: logging.Handler) -> logging.Logger:
     """A non-propagating DEBUG logger with only ``handler`` attached."""
     logger = logging.getLogger(name)

@@ -10,7 +10,7 @@ import pytest
 
 from threaded_logging import ThreadedHandler, ThreadedTimer
 
-from ..helpers import GatedHandler, ListHandler, SlowHandler, make_logger, wait_for
+from ..helpers import GatedHandler, ListHandler, SlowHandler, log_from_threads, make_logger, wait_for
 
 
 class TestThreadedHandler:
@@ -142,17 +142,7 @@ class TestThreadedHandler:
         """8 threads logging concurrently: every record arrives once, per-thread order kept."""
         target = ListHandler()
         handler = ThreadedHandler(target, flush_interval=20, capacity=100_000)
-        logger = make_logger("threads", handler)
-
-        def work(t: int) -> None:
-            for i in range(2000):
-                logger.info("%d:%d", t, i)
-
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        log_from_threads(make_logger("threads", handler), threads=8, per_thread=2000)
         assert handler.flush(timeout=20)
         assert len(target.messages) == 16_000 == len(set(target.messages))
         for t in range(8):

@@ -6,7 +6,6 @@ import gc
 import logging
 import logging.handlers
 import ssl
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from threaded_logging import ThreadedHttpHandler
 from threaded_logging.cli.collector import Collector
 
-from ..helpers import make_logger, wait_for
+from ..helpers import log_from_threads, make_logger, wait_for
 from .servers import Scripted, free_port, make_certificate, wrap_tls
 
 VARIANTS = [
@@ -266,17 +265,7 @@ class TestConcurrency:
     def test_eight_threads_exactly_once_through_the_collector(self, collector: Collector) -> None:
         """8 threads x 1,000 records: each arrives once at the collector."""
         handler = ThreadedHttpHandler(collector.address, "/", method="POST", flush_interval=20, capacity=20_000)
-        logger = make_logger("http.threads", handler)
-
-        def work(t: int) -> None:
-            for i in range(1000):
-                logger.info("%d:%d", t, i)
-
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        log_from_threads(make_logger("http.threads", handler), threads=8, per_thread=1000)
         assert handler.flush(timeout=30)
         messages = [r["message"] for r in collector.records]
         assert len(messages) == 8000 == len(set(messages))
