@@ -151,7 +151,6 @@ def main() -> int:
     results: Dict[str, Any] = {"date": datetime.date.today().isoformat(), "quick": quick,
                                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     names = available(HTTP_SET)
-    ours = [n for n in names if n.startswith("Threaded")]
     live, addr = collector()
     stalled, stalled_addr = collector(delay=10)
     dead = f"127.0.0.1:{free_port()}"

@@ -30,10 +30,10 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:
-    from ._handler import ThreadedHandler
-    from ._schema import JsonFormatter
-    from ._timer import ThreadedTimer
-    from .transports.file import ThreadedFileHandler
+    from ._handler import ThreadedHandler as ThreadedHandler
+    from ._schema import JsonFormatter as JsonFormatter
+    from ._timer import ThreadedTimer as ThreadedTimer
+    from .transports.file import ThreadedFileHandler as ThreadedFileHandler
 
 
 def __getattr__(name: str) -> Any:

@@ -335,11 +335,6 @@ class Buffer:
             self._advance(self.counters.emitted)
             return lost
 
-    def queued(self) -> int:
-        """Records waiting in memory (gap records not counted)."""
-        with self._lock:
-            return sum(1 for item in self._items if item[0])
-
     def snapshot_counters(self) -> dict[str, int]:
         """A consistent copy of the counters plus ``queued``."""
         with self._lock:

@@ -24,7 +24,7 @@ import re
 import sqlite3
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from ._buffer import Item
 from ._snapshot import safe_repr
@@ -379,6 +379,3 @@ class Spool:
             segment.forget_after_fork()
         self.adopted = []
         self.own = None
-
-    def describe_counts(self) -> Dict[str, int]:
-        return {"spooled": self.rows, "spool_bytes": self.size}

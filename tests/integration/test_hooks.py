@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -15,7 +13,7 @@ import requests
 from threaded_logging import RequestLogFormatter, RequestLogHook, RequestLogger, ThreadedFileHandler, ThreadedHandler, log_boto3_requests, log_requests
 from threaded_logging.cli.collector import Collector
 
-from ..helpers import GatedHandler, ListHandler, make_logger, wait_for
+from ..helpers import GatedHandler, ListHandler, make_logger
 from .servers import Scripted, free_port
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping
 from urllib.parse import urlencode
 
 from .._buffer import Item
@@ -102,9 +101,3 @@ def pack(
     if current:
         chunks.append(Chunk(current_items, current))
     return chunks
-
-
-def level_and_logger(item: Item) -> Tuple[str, str]:
-    """The level name and logger name of a queued record."""
-    record: logging.LogRecord = item[1]
-    return record.levelname, record.name
