@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Deque, Dict, List, NamedTuple, Optional, 
 
 from ._buffer import Buffer, InFlight, Item, counted
 from ._retry import Outcome, backoff_delay
-from ._spool import freeze_batch
 
 if TYPE_CHECKING:
     from ._options import Options
@@ -291,21 +290,21 @@ class Delivery:
             batch, upto = buffer.drain(self._batch_size * 4)
             if not batch:
                 return moved
-            if self.options.overflow == "drop_oldest":
-                evicted = spool.evict_oldest(len(freeze_batch(batch)[0]))
-                if evicted:
-                    buffer.drop_spooled(evicted)
-            written, row_id = spool.append(batch)
-            if written < len(batch):
-                buffer.requeue(batch[written:])
-                upto = min(upto, batch[written][0] - 1) if batch[written][0] else upto
+            written, row_id, evicted = spool.append(batch, evict_oldest=self.options.overflow == "drop_oldest")
+            if evicted:
+                buffer.drop_spooled(evicted)
+            rest = batch[written:]
+            if rest:
+                buffer.requeue(rest)
+                waiting = [item[0] for item in rest if item[0]]  # a gap record has no sequence number
+                if waiting:
+                    upto = min(upto, waiting[0] - 1)
             if written:
                 assert spool.own is not None
                 self._marks.append((spool.own, row_id, upto))
                 moved += written
-            if written < len(batch):
-                if not self.options.overflow == "block":
-                    self._report("spool-full", f"the spool is full ({spool.max_bytes} bytes); records wait in memory")
+            if rest:
+                self._report("spool-full", f"the spool is full ({spool.max_bytes} bytes); records wait in memory")
                 return moved
 
     def _advance_marks(self) -> None:

@@ -116,14 +116,13 @@ class ThreadedHandler(Delivery, logging.Handler):
         with self._start_lock:
             known = {id(seg) for seg in spool.adopted}
             spool.adopt_orphans()
-            count = spool.open_all()
+            spool.open_all()
             fresh = [seg for seg in spool.adopted if id(seg) not in known and seg.bytes]
             if not fresh:
                 return
             upto = self._buffer.adopt(sum(seg.rows for seg in fresh))
             for segment in fresh:
                 self._marks.append((segment, segment.last_id(), upto))
-            del count
         self._start()
 
     def _reset_runtime(self) -> None:

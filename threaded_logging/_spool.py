@@ -300,14 +300,27 @@ class Spool:
     def room(self) -> int:
         return self.max_bytes - self.size
 
-    def append(self, items: List[Item]) -> Tuple[int, int]:
-        """Store items as one batch if it fits; returns (how many, row id)."""
-        data, count = freeze_batch(items)
-        while len(data) > self.room() and len(items) > 1:
-            items = items[: len(items) // 2]  # what fits now; the rest waits in memory
-            data, count = freeze_batch(items)
-        if len(data) > self.room():
-            return 0, 0
+    def append(self, items: List[Item], evict_oldest: bool = False) -> Tuple[int, int, List[Item]]:
+        """Store the longest prefix of ``items`` that fits, as one batch.
+
+        With ``evict_oldest``, the oldest stored batches are deleted first to
+        make room for all of ``items``. Each record is frozen once.
+
+        Returns:
+            (how many were stored, the row id, the items evicted to make room).
+        """
+        lines = [freeze(item) for item in items]
+        evicted = self.evict_oldest(sum(map(len, lines)) + len(lines)) if evict_oldest else []
+        room, size, fits = self.room(), 0, 0
+        for line in lines:
+            size += len(line) + (1 if fits else 0)
+            if size > room:
+                break
+            fits += 1
+        if not fits:
+            return 0, 0, evicted
+        data = b"\n".join(lines[:fits])
+        count = sum(1 for item in items[:fits] if item[0])
         try:
             row_id = self._own().append(data, count)
         except sqlite3.DatabaseError as exc:
@@ -315,7 +328,7 @@ class Spool:
                 self._set_aside(self.own, exc)
                 self.own = None
             row_id = self._own().append(data, count)
-        return len(items), row_id
+        return fits, row_id, evicted
 
     def head(self) -> Tuple[Optional[Segment], Optional[Tuple[int, int, int, bytes]], List[Item]]:
         """The oldest stored batch: (segment, (id, count, attempts, data), items)."""

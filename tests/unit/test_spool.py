@@ -32,15 +32,19 @@ class TestSpool:
         """Batches come back oldest first; deleting frees bytes; the bound stops appends."""
         spool = Spool(str(tmp_path), "id", max_bytes=8192, report=lambda *a, **k: None)
         assert spool.append([item(i) for i in range(3)])[0] == 3
-        written, _ = spool.append([item(i) for i in range(3, 100)])
-        assert 0 < written < 97 and spool.size <= 8192
-        assert spool.append([item(200)] * 50)[0] < 50
+        written, _, evicted = spool.append([item(i) for i in range(3, 100)])
+        assert 0 < written < 97 and spool.size <= 8192 and evicted == []
+        assert spool.append([item(200)] * 50)[0] == 0, "nothing more fits"
         segment, row, items = spool.head()
         assert segment is not None and row is not None
         assert [it[2] for it in items] == ["n=0", "n=1", "n=2"]
         before = spool.size
         segment.delete(row[0], row[1], len(row[3]))
-        assert spool.rows < written + 50 and spool.size < before
+        assert spool.rows == written and spool.size < before
+        newer = [item(i) for i in range(300, 320)]
+        assert spool.append(newer)[0] < 20, "without eviction these do not all fit"
+        stored, _, evicted = spool.append(newer, evict_oldest=True)
+        assert stored == 20 and [it[2] for it in evicted][:1] == ["n=3"], "the oldest batch made room"
         rows, size = spool.rows, spool.size
         spool.close()
         assert (spool.rows, spool.size) == (rows, size), "what stays on disk is still reported"
