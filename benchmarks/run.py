@@ -241,43 +241,51 @@ def fmt(value: Optional[float], unit: str = "", digits: int = 0) -> str:
     return f"{value:,.{digits}f}{unit}"
 
 
+def table(header: List[str], rows: List[List[Any]], text_last: bool = False) -> None:
+    """Print a markdown table: names left, numbers right (and a last text column left)."""
+    aligns = ["---"] + ["---:"] * (len(header) - 1)
+    if text_last:
+        aligns[-1] = "---"
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join(aligns) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
 def report(r: Dict[str, Any]) -> None:
     out = sys.stdout
     print(f"# threaded-logging benchmarks ({r['date']}, {r['machine']}{', quick' if r['quick'] else ''})\n", file=out)
     idle, ship = r.get("idle", {}), r.get("shipping", {})
     null_idle = idle.get("NullHandler", {}).get("ns_per_call")
     null_ship = ship.get("NullHandler", {}).get("ns_per_call")
-    print("| contender | idle ns/call | idle × Null | shipping ns/call | shipping × Null |", file=out)
-    print("|---|---:|---:|---:|---:|", file=out)
+    rows = []
     for name in HTTP_SET:
         a, b = idle.get(name, {}).get("ns_per_call"), ship.get(name, {}).get("ns_per_call")
-        if a is None and b is None:
-            continue
-        print(f"| {name} | {fmt(a)} | {fmt(ratio(a, null_idle), '×', 2)} | {fmt(b)} | {fmt(ratio(b, null_ship), '×', 2)} |", file=out)
+        if a is not None or b is not None:
+            rows.append([name, fmt(a), fmt(ratio(a, null_idle), "×", 2), fmt(b), fmt(ratio(b, null_ship), "×", 2)])
+    table(["contender", "idle ns/call", "idle × Null", "shipping ns/call", "shipping × Null"], rows)
     e2e = r.get("e2e", {})
-    print("\n| contender (end to end) | records/s | lost | seconds |", file=out)
-    print("|---|---:|---:|---:|", file=out)
-    for name, v in e2e.items():
-        print(f"| {name} | {fmt(v.get('records_per_s'))} | {fmt(v.get('lost'))} | {fmt(v.get('seconds'), '', 2)} |", file=out)
+    print()
+    table(["contender (end to end)", "records/s", "lost", "seconds"],
+          [[name, fmt(v.get("records_per_s")), fmt(v.get("lost")), fmt(v.get("seconds"), "", 2)] for name, v in e2e.items()])
     best_pick = max((e2e[n]["records_per_s"] for n in USERS_PICK if n in e2e), default=None)
     ours = e2e.get("Threaded POST ndjson", {}).get("records_per_s")
     stall = r.get("stall", {})
     null_p99 = stall.get("NullHandler", {}).get("p99_us")
-    print("\n| contender (collector stalled) | calls | p99 µs | p99 × Null | max µs |", file=out)
-    print("|---|---:|---:|---:|---:|", file=out)
-    for name, v in stall.items():
-        print(f"| {name} | {v.get('calls')} | {fmt(v.get('p99_us'), '', 1)} | {fmt(ratio(v.get('p99_us'), null_p99), '×', 2)} | {fmt(v.get('max_us'), '', 1)} |", file=out)
+    print()
+    table(["contender (collector stalled)", "calls", "p99 µs", "p99 × Null", "max µs"],
+          [[name, v.get("calls"), fmt(v.get("p99_us"), "", 1), fmt(ratio(v.get("p99_us"), null_p99), "×", 2),
+            fmt(v.get("max_us"), "", 1)] for name, v in stall.items()])
     need = r.get("need", {}).get("NullHandler", {}).get("rss_growth_mb")
     print(f"\nOutage memory: holding 10,000 records takes {fmt(need, ' MB', 1)}.\n", file=out)
-    print("| contender (collector down) | RSS growth MB | emitted | dropped | queued | spooled | counters exact |", file=out)
-    print("|---|---:|---:|---:|---:|---:|---|", file=out)
-    for name, v in r.get("outage", {}).items():
-        print(f"| {name} | {fmt(v.get('rss_growth_mb'), '', 1)} | {fmt(v.get('emitted'))} | {fmt(v.get('dropped'))} | {fmt(v.get('queued'))} | {fmt(v.get('spooled'))} | {v.get('exact')} |", file=out)
+    table(["contender (collector down)", "RSS growth MB", "emitted", "dropped", "queued", "spooled", "counters exact"],
+          [[name, fmt(v.get("rss_growth_mb"), "", 1), fmt(v.get("emitted")), fmt(v.get("dropped")), fmt(v.get("queued")),
+            fmt(v.get("spooled")), v.get("exact")] for name, v in r.get("outage", {}).items()], text_last=True)
     sqs = r.get("sqs", {})
-    print("\n| SQS (moto) | records | records/s | SendMessageBatch per 1,000 | API calls per 1,000 |", file=out)
-    print("|---|---:|---:|---:|---:|", file=out)
-    for name, v in sqs.items():
-        print(f"| {name} | {v['records']} | {fmt(v['records_per_s'])} | {fmt(v['send_calls_per_1000'], '', 1)} | {fmt(v['api_calls_per_1000'], '', 1)} |", file=out)
+    print()
+    table(["SQS (moto)", "records", "records/s", "SendMessageBatch per 1,000", "API calls per 1,000"],
+          [[name, v["records"], fmt(v["records_per_s"]), fmt(v["send_calls_per_1000"], "", 1),
+            fmt(v["api_calls_per_1000"], "", 1)] for name, v in sqs.items()])
     print("\n## Targets\n", file=out)
     rows = [
         ("idle: ThreadedHttpHandler ≤ 1.35× NullHandler", ratio(idle.get("Threaded POST ndjson", {}).get("ns_per_call"), null_idle), 1.35, "≤"),
@@ -291,16 +299,14 @@ def report(r: Dict[str, Any]) -> None:
         ("outage with spool: 0 dropped", r.get("outage", {}).get("Threaded POST spool", {}).get("dropped"), 0, "="),
         ("SQS: pack ≥ 10× records/s", ratio(sqs.get("ThreadedSqs pack", {}).get("records_per_s"), sqs.get("ThreadedSqs", {}).get("records_per_s")), 10, "≥"),
     ]
-    print("| target | measured | met |", file=out)
-    print("|---|---:|---|", file=out)
+    results = []
     for label, value, bound, op in rows:
         if value is None:
             met = "n/a"
         else:
-            met = {"≤": value <= bound, "≥": value >= bound, "<": value < bound, "=": value == bound}[op]
-            met = "yes" if met else "NO"
-        shown = fmt(value, "", 2) if isinstance(value, float) else fmt(value)
-        print(f"| {label} | {shown} | {met} |", file=out)
+            met = "yes" if {"≤": value <= bound, "≥": value >= bound, "<": value < bound, "=": value == bound}[op] else "NO"
+        results.append([label, fmt(value, "", 2) if isinstance(value, float) else fmt(value), met])
+    table(["target", "measured", "met"], results, text_last=True)
     print(f"\nRun took {r['seconds']:.0f} s: `python benchmarks/run.py{' --quick' if r['quick'] else ''}`.", file=out)
 
 
