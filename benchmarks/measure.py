@@ -12,13 +12,27 @@ import os
 import sys
 import time
 import urllib.request
-from typing import Any, Dict, List
+from typing import Any, Dict, List, NoReturn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contenders  # noqa: E402
 
 MSG = "request %s done"
 EXTRA = {"user": "u"}
+
+
+# Results go to a private copy of stdout; fd 1 and sys.stdout point at stderr,
+# so whatever a contender's own threads print (logzio's sender prints its
+# errors) can never land in the middle of a result line.
+RESULT_FD = os.dup(1)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+
+def report(result: Dict[str, Any]) -> NoReturn:
+    """One JSON line, written with a single system call, then exit at once."""
+    os.write(RESULT_FD, (json.dumps(result) + "\n").encode())
+    os._exit(0)
 
 
 def rss_kb() -> int:
@@ -73,8 +87,7 @@ def scenario_idle(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     count = min(p["n"], 2000) if name in contenders.SYNCHRONOUS else p["n"]
     result = timed_loop(logger, count, 20.0)
     # What is measured is the caller's cost; delivery is end-to-end's business.
-    print(json.dumps(result), flush=True)
-    os._exit(0)
+    report(result)
 
 
 def scenario_shipping(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -130,8 +143,7 @@ def scenario_stall(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     result = {"calls": len(latencies), "p99_us": p99 / 1000, "max_us": latencies[-1] / 1000}
-    print(json.dumps(result), flush=True)
-    os._exit(0)  # the destination is stalled: do not wait for anyone's shutdown
+    report(result)  # the destination is stalled: do not wait for anyone's shutdown
 
 
 def scenario_outage(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -187,8 +199,7 @@ def main() -> None:
     scenario, name, addr, params = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     logging.raiseExceptions = False  # the stdlib handlers print a traceback per failed record otherwise
     result = globals()[f"scenario_{scenario}"](name, addr, params)
-    print(json.dumps(result), flush=True)
-    os._exit(0)  # measured: skip interpreter teardown (our handlers already settled)
+    report(result)  # skip interpreter teardown (our handlers already settled)
 
 
 if __name__ == "__main__":
