@@ -61,3 +61,40 @@ class TestSpool:
         assert len(adopted) == 1 and second.open_all() == 1
         assert isinstance(adopted[0], Segment)
         second.close()
+
+
+class TestSpoolIn:
+    def test_records_requeued_behind_a_gap_keep_flush_waiting(self, tmp_path: Path, monkeypatch) -> None:
+        """The spool takes part of a batch whose remainder starts with a gap
+        record: the records behind the gap are still in memory, so once the
+        spooled part is delivered, flush() must still report them unsettled."""
+        from threaded_logging import ThreadedHandler
+
+        handler = ThreadedHandler(logging.NullHandler(), spool_dir=str(tmp_path), capacity=5, overflow="drop_newest")
+        monkeypatch.setattr(handler, "_started", True)  # no timer thread: this test plays the worker
+        logger = logging.getLogger("tests.spool_in")
+        logger.propagate, logger.handlers = False, [handler]
+        try:
+            for i in range(7):  # 1-5 held, 6-7 dropped: a gap record is pending
+                logger.warning("r%d", i + 1)
+            head, _ = handler._buffer.drain(2)  # r1, r2 leave memory (as if sent)
+            assert [it[2] for it in head] == ["r1", "r2"]
+            logger.warning("r8")  # room again: memory holds r3 r4 r5 GAP r8
+            spool = handler._spool
+            assert spool is not None
+            real_append = spool.append
+            monkeypatch.setattr(spool, "append", lambda batch, **kw: real_append(batch[:3], **kw))  # room for 3
+            assert handler._spool_in() == 3
+            queued = list(handler._buffer._items)
+            assert [it[0] == 0 for it in queued] == [True, False] and queued[1][2] == "r8"
+            _, _, upto = handler._marks[-1]
+            assert upto < queued[1][0], "r8 waits in memory: the spooled rows cannot settle it"
+            segment, row, items = spool.head()  # deliver the spooled rows
+            assert segment is not None and row is not None and [it[2] for it in items] == ["r3", "r4", "r5"]
+            segment.delete(row[0], row[1], len(row[3]))
+            handler._advance_marks()
+            assert handler.flush(0.05) is False, "r8 is still in memory"
+        finally:
+            logger.handlers = []
+            monkeypatch.setattr(handler, "_started", False)
+            handler.close()
