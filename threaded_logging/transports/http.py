@@ -145,20 +145,24 @@ class ThreadedHttpHandler(ThreadedHandler):
         if self.method == "GET" or self.body_format == "form":
             return [Chunk([item], [encode_form(item)]) for item in items]
         static = self.options.static_fields
-        overhead = 1
+        # each payload carries its separator: "\n" ends an NDJSON line, ","
+        # follows a JSON array element (the last one becomes the "]")
+        end = b"\n" if self.body_format == "ndjson" else b","
         return pack(
             items,
-            lambda item: encode_json(item, static),
-            lambda item, limit, data: fit_json(item, static, limit, data),
-            self.max_batch_bytes - (2 if self.body_format == "json" else 0),
-            overhead,
+            lambda item: encode_json(item, static, end),
+            lambda item, limit, data: fit_json(item, static, limit - 1, data) + end,
+            self.max_batch_bytes - (1 if self.body_format == "json" else 0),
         )
 
     def _body(self, payloads: List[bytes]) -> bytes:
         if self.body_format == "ndjson":
-            return b"\n".join(payloads) + b"\n"
+            return b"".join(payloads)
         if self.body_format == "json":
-            return b"[" + b",".join(payloads) + b"]"
+            body = bytearray(b"[")
+            body += b"".join(payloads)
+            body[-1:] = b"]"
+            return bytes(body)
         return payloads[0]
 
     def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
