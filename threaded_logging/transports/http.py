@@ -15,7 +15,7 @@ from .._buffer import Item
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome, classify_status, parse_retry_after
-from ._encode import encode_form, encode_json, fit_json, pack
+from ._encode import encode_form, pack_json
 
 FORMATS = {
     "ndjson": "application/x-ndjson",
@@ -148,12 +148,7 @@ class ThreadedHttpHandler(ThreadedHandler):
         # each payload carries its separator: "\n" ends an NDJSON line, ","
         # follows a JSON array element (the last one becomes the "]")
         end = b"\n" if self.body_format == "ndjson" else b","
-        return pack(
-            items,
-            lambda item: encode_json(item, static, end),
-            lambda item, limit, data: fit_json(item, static, limit - 1, data) + end,
-            self.max_batch_bytes - (1 if self.body_format == "json" else 0),
-        )
+        return pack_json(items, static, end, self.max_batch_bytes - (1 if self.body_format == "json" else 0))
 
     def _body(self, payloads: List[bytes]) -> bytes:
         if self.body_format == "ndjson":
