@@ -38,7 +38,7 @@ class ThreadedHandler(Delivery, logging.Handler):
             "logging.FileHandler", "filename": "app.log"}``.
         flush_interval: milliseconds between two sends (default 1000). A full
             batch is sent at once.
-        batch_size: records per batch at most (default 1000).
+        batch_size: records per batch at most (default 3000).
         capacity: records waiting in memory at most (default 10,000).
         overflow: when full: ``"drop_newest"`` (default), ``"drop_oldest"`` or
             ``"block"``. Drops are counted and reported by a gap record.

@@ -36,7 +36,7 @@ SCHEMA_KEYS = (
 
 DEFAULTS: dict[str, Any] = {
     "flush_interval": 1000,
-    "batch_size": 1000,
+    "batch_size": 3000,
     "capacity": 10_000,
     "overflow": "drop_newest",
     "block_timeout": 1.0,
