@@ -63,15 +63,27 @@ def identity_filename(identity: str) -> str:
     return f"{readable}-{digest}"
 
 
+#: Record attributes a frozen record does not keep: the message is kept
+#: formatted, and the exception as text (in ``aux``).
+_NOT_FROZEN = ("msg", "args", "exc_info", "message")
+
+
 def freeze(item: Item) -> bytes:
-    """A snapshot as one line of JSON that :func:`thaw` turns back into an item."""
+    """A snapshot as one line of JSON, newline included, that :func:`thaw`
+    turns back into an item.
+
+    The newline also makes the line a right-sized copy of orjson's buffer
+    (see :func:`~threaded_logging.transports._encode.pack_json`: thousands of
+    orjson buffers held at once are ten times slower to make)."""
     seq, record, message, aux = item
-    attrs = {k: v for k, v in record.__dict__.items() if k not in ("msg", "args", "exc_info", "message")}
+    attrs = record.__dict__.copy()  # a C-level copy, then four deletions: cheaper than a filter
+    for key in _NOT_FROZEN:
+        attrs.pop(key, None)
     if _orjson is not None:
         try:
             return _orjson.dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr,
                                  option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATACLASS
-                                 | _orjson.OPT_PASSTHROUGH_DATETIME)
+                                 | _orjson.OPT_PASSTHROUGH_DATETIME) + b"\n"
         except (TypeError, ValueError, RecursionError):
             pass  # surrogates, huge ints, cycles: the careful path
     try:
@@ -79,7 +91,7 @@ def freeze(item: Item) -> bytes:
     except (TypeError, ValueError, RecursionError):
         attrs = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else safe_repr(v)) for k, v in attrs.items()}
         text = json.dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr, ensure_ascii=True)
-    return text.encode("ascii")
+    return text.encode("ascii") + b"\n"
 
 
 def thaw(data: bytes) -> Item:
@@ -93,7 +105,7 @@ def thaw(data: bytes) -> Item:
 
 def freeze_batch(items: List[Item]) -> Tuple[bytes, int]:
     """Items as newline-separated frozen lines, with the count of user records."""
-    return b"\n".join(freeze(item) for item in items), sum(1 for item in items if item[0])
+    return b"".join([freeze(item) for item in items]), sum(1 for item in items if item[0])
 
 
 def thaw_batch(data: bytes) -> List[Item]:
@@ -310,16 +322,16 @@ class Spool:
             (how many were stored, the row id, the items evicted to make room).
         """
         lines = [freeze(item) for item in items]
-        evicted = self.evict_oldest(sum(map(len, lines)) + len(lines)) if evict_oldest else []
+        evicted = self.evict_oldest(sum(map(len, lines))) if evict_oldest else []
         room, size, fits = self.room(), 0, 0
         for line in lines:
-            size += len(line) + (1 if fits else 0)
+            size += len(line)
             if size > room:
                 break
             fits += 1
         if not fits:
             return 0, 0, evicted
-        data = b"\n".join(lines[:fits])
+        data = b"".join(lines[:fits])
         count = sum(1 for item in items[:fits] if item[0])
         try:
             row_id = self._own().append(data, count)
