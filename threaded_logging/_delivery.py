@@ -284,10 +284,10 @@ class Delivery:
         buffer = self._buffer
         moved = 0
         while True:
-            # Rows of several batches: each SQLite statement gives up the GIL,
-            # and getting it back from a busy logging thread takes a switch
-            # interval, so fewer statements keep up with a faster logger.
-            batch, upto = buffer.drain(self._batch_size * 4)
+            # One row per batch: a row is then sent whole (no rewrite of a
+            # half-sent row) and a retry thaws one batch, not several. Rows of
+            # four batches were measured no faster and 8 MB heavier in RSS.
+            batch, upto = buffer.drain(self._batch_size)
             if not batch:
                 return moved
             written, row_id, evicted = spool.append(batch, evict_oldest=self.options.overflow == "drop_oldest")
