@@ -13,15 +13,33 @@ import collections
 import logging
 import threading
 import time
+import uuid
 from typing import Any, Deque, List, Optional, Tuple
 
 from ._schema import iso_timestamp
-from ._snapshot import Aux
-
-#: ``(seq, record, message, aux)``; seq 0 marks a gap record (not counted).
-Item = Tuple[int, logging.LogRecord, str, Aux]
+from ._snapshot import Aux, Item, counted
 
 GAP_LOGGER = "threaded_logging"
+
+
+def gap_item(count: int, first: float, last: float, why: str) -> Item:
+    """The gap record that stands where ``count`` lost records were.
+
+    Its message says how many were lost, between which times and ``why``;
+    the fields ``dropped``, ``dropped_first`` and ``dropped_last`` say the
+    same for machines. It has sequence number 0 (it is not counted) and an
+    id of its own.
+    """
+    message = (
+        f"threaded_logging dropped {count} record(s) logged between "
+        f"{iso_timestamp(first, (first % 1) * 1000)} and "
+        f"{iso_timestamp(last, (last % 1) * 1000)}: {why}"
+    )
+    record = logging.LogRecord(GAP_LOGGER, logging.WARNING, __file__, 0, message, None, None, "gap")
+    record.dropped = count
+    record.dropped_first = first
+    record.dropped_last = last
+    return (0, record, message, {"record_id": "gap-" + uuid.uuid4().hex})
 
 
 class Counters:
@@ -43,11 +61,6 @@ class InFlight:
         self.left = left
         self.upto = upto
         self.abandoned = False
-
-
-def counted(items: List[Item]) -> int:
-    """How many of ``items`` are user records (gap records are not counted)."""
-    return sum(1 for item in items if item[0])
 
 
 class Buffer:
@@ -155,19 +168,8 @@ class Buffer:
     def _gap_item(self) -> Item:
         count, first, last = self._gap or (0, 0.0, 0.0)
         self._gap = None
-        message = (
-            f"threaded_logging dropped {count} record(s) logged between "
-            f"{iso_timestamp(first, (first % 1) * 1000)} and "
-            f"{iso_timestamp(last, (last % 1) * 1000)}: the buffer was full "
-            f"(capacity {self._capacity}, overflow={self._overflow})"
-        )
-        record = logging.LogRecord(
-            GAP_LOGGER, logging.WARNING, __file__, 0, message, None, None, "gap"
-        )
-        record.dropped = count
-        record.dropped_first = first
-        record.dropped_last = last
-        return (0, record, message, None)
+        why = f"the buffer was full (capacity {self._capacity}, overflow={self._overflow})"
+        return gap_item(count, first, last, why)
 
     # -- worker side --------------------------------------------------------
 

@@ -10,7 +10,8 @@ import collections
 import time
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ._buffer import Buffer, InFlight, Item, counted
+from ._buffer import Buffer, InFlight
+from ._snapshot import Item, counted
 from ._retry import Outcome, backoff_delay
 
 if TYPE_CHECKING:
@@ -256,6 +257,8 @@ class Delivery:
         """Send a stored row batch by batch, shrinking it on disk as batches
         settle, so that only the batch in flight can be sent twice."""
         row_id, count, _, data = row
+        spool = self._spool
+        assert spool is not None
         size, stored = len(data), len(items)
         flight = InFlight(counted(items), 0)
         finished = True
@@ -268,7 +271,7 @@ class Delivery:
                     segment.delete(row_id, count, size)
                     break
                 if len(left) != stored:
-                    segment.rewrite(row_id, count, size, left)
+                    segment.rewrite(row_id, count, size, left, spool.record_id)
                     count, size, stored = counted(left), segment.last_rewrite_size, len(left)
                 if not finished:
                     break

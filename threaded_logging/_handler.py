@@ -10,13 +10,14 @@ import time
 import weakref
 from typing import Any, Callable, Iterable, List, Mapping, Optional
 
-from ._buffer import Buffer, InFlight, Item
+from ._buffer import Buffer, InFlight
 from ._config import DRY_RUN, build_handler
 from ._delivery import Attempt, Chunk, Delivery
 from ._options import Options, parse_options
 from ._report import Reporter
 from ._retry import Outcome
-from ._snapshot import failed_snapshot, take_snapshot
+from ._schema import Schema
+from ._snapshot import Item, as_stdlib_record, failed_snapshot, take_snapshot
 from ._spool import Spool
 from ._timer import WORKER_IDENTS, ThreadedTimer
 
@@ -74,6 +75,7 @@ class ThreadedHandler(Delivery, logging.Handler):
             raise TypeError(f"handler must be a logging.Handler or a dict with 'class', got {handler!r}")
         self.target = handler
         self.options: Options = opts
+        self._schema = Schema(opts.static_fields)
         self._batch_size = opts.batch_size
         self._closing = False
         self._close_lock = threading.Lock()  # guards: _closing
@@ -87,7 +89,8 @@ class ThreadedHandler(Delivery, logging.Handler):
         if name is not None:
             logging.Handler.set_name(self, str(name))
         if opts.spool_dir is not None and not DRY_RUN.active:
-            self._spool = Spool(opts.spool_dir, self.identity(), opts.spool_max_bytes, self._report)
+            self._spool = Spool(opts.spool_dir, self.identity(), opts.spool_max_bytes, self._report,
+                                self._schema.record_id)
             self._adopt_spooled()
         _LIVE.add(self)
         hook = weakref.WeakMethod(self._after_fork_in_child)
@@ -195,7 +198,7 @@ class ThreadedHandler(Delivery, logging.Handler):
             if self._deadline is not None and self._past_deadline():
                 rest = range(index, len(items))
                 return Attempt(Outcome.RETRY, "shutdown deadline reached", sent=range(index), pending=rest)
-            record = self.rebuild(item)
+            record = as_stdlib_record(item, self._schema.record_id(item))
             # Only this thread calls the target, so its lock is not taken:
             # logging.shutdown() takes every handler's lock and must never
             # wait on a target stuck in emit.
@@ -232,19 +235,6 @@ class ThreadedHandler(Delivery, logging.Handler):
         if target is not None and (target.formatter is None or getattr(target, "_formatter_from_wrapper", False)):
             target.setFormatter(fmt)
             target._formatter_from_wrapper = True  # type: ignore[attr-defined]
-
-    @staticmethod
-    def rebuild(item: Item) -> logging.LogRecord:
-        """A copy of the record that formats as it did at emit time."""
-        _, record, message, aux = item
-        copy = logging.LogRecord.__new__(logging.LogRecord)
-        copy.__dict__.update(record.__dict__)
-        copy.msg = message
-        copy.args = None
-        if aux:
-            copy.exc_text = aux.get("exception")
-            copy.__dict__.update({k: v for k, v in aux.items() if k != "exception" and k != "args"})
-        return copy
 
     # -- any thread -----------------------------------------------------------
 
@@ -351,6 +341,7 @@ class ThreadedHandler(Delivery, logging.Handler):
         return counts
 
     def _after_fork_in_child(self) -> None:
+        self._schema.renew_id_prefix()
         if self._spool is not None:
             self._spool.forget_after_fork()  # the parent's files, locks and rows
         self._reset_runtime()

@@ -12,27 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-OVERFLOW_POLICIES = ("drop_newest", "drop_oldest", "block")
+from ._schema import check_static_fields
 
-#: Names the JSON schema owns; ``static_fields`` may not use them.
-SCHEMA_KEYS = (
-    "timestamp",
-    "created",
-    "level",
-    "logger",
-    "message",
-    "module",
-    "function",
-    "line",
-    "path",
-    "process",
-    "process_name",
-    "thread",
-    "thread_name",
-    "host",
-    "exception",
-    "stack",
-)
+OVERFLOW_POLICIES = ("drop_newest", "drop_oldest", "block")
 
 DEFAULTS: dict[str, Any] = {
     "flush_interval": 1000,
@@ -97,21 +79,6 @@ def _level(value: Any) -> int:
     raise TypeError(f"level must be a level name or number, got {value!r}")
 
 
-def _static_fields(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"static_fields must be a dict, got {value!r}")
-    for key in value:
-        if not isinstance(key, str):
-            raise TypeError(f"static_fields keys must be strings, got {key!r}")
-        if key in SCHEMA_KEYS:
-            raise ValueError(
-                f"static_fields key {key!r} is a record schema field; pick another name"
-            )
-    return dict(value)
-
-
 def parse_options(options: Mapping[str, Any]) -> Options:
     """Validate the common options and convert them to internal units.
 
@@ -148,6 +115,6 @@ def parse_options(options: Mapping[str, Any]) -> Options:
         max_retry_time_s=(
             None if max_retry is None else float(_number("max_retry_time", max_retry, minimum=0))
         ),
-        static_fields=_static_fields(merged["static_fields"]),
+        static_fields=check_static_fields(merged["static_fields"]),
         level=_level(merged["level"]),
     )

@@ -8,15 +8,37 @@ import json
 import logging
 import math
 import re
+import secrets
 import socket
 import time
 import uuid
 from typing import Any, Mapping
 
-from ._options import SCHEMA_KEYS, _static_fields
-from ._snapshot import Aux, failed_snapshot, safe_repr, take_snapshot
+from ._snapshot import AUX, MESSAGE, PRIVATE_AUX, RECORD, SEQ, Aux, Item, failed_snapshot, safe_repr, take_snapshot
 
 HOST = socket.gethostname()
+
+#: The schema's own keys, in the order a record's JSON object lists them.
+#: ``static_fields`` may not use them; an extra that does is renamed.
+SCHEMA_KEYS = (
+    "timestamp",
+    "created",
+    "level",
+    "logger",
+    "message",
+    "module",
+    "function",
+    "line",
+    "path",
+    "process",
+    "process_name",
+    "thread",
+    "thread_name",
+    "host",
+    "record_id",
+    "exception",
+    "stack",
+)
 
 #: Attributes every LogRecord has; anything else in ``__dict__`` is an extra.
 _RECORD_ATTRS = frozenset(
@@ -51,8 +73,14 @@ def record_dict(
     message: str,
     aux: Aux = None,
     static_fields: Mapping[str, Any] | None = None,
+    record_id: str | None = None,
 ) -> dict[str, Any]:
-    """Build the schema's dict for one record (worker thread, or a formatter)."""
+    """Build the schema's dict for one record (worker thread, or a formatter).
+
+    ``record_id`` is given by the threaded handlers (see :class:`Schema`); a
+    record rebuilt by :func:`~threaded_logging._snapshot.as_stdlib_record`
+    carries it as an attribute, which takes the same place.
+    """
     out: dict[str, Any] = {
         "timestamp": iso_timestamp(record.created, record.msecs),
         "created": record.created,
@@ -69,16 +97,24 @@ def record_dict(
         "thread_name": record.threadName,
         "host": HOST,
     }
+    attrs = record.__dict__
+    if record_id is not None:
+        out["record_id"] = record_id
+    elif "record_id" in attrs:
+        out["record_id"] = attrs["record_id"]
     if aux:
-        out.update(aux)
+        for key, value in aux.items():
+            if key not in PRIVATE_AUX:
+                out[key] = value
     if record.stack_info:
         out["stack"] = record.stack_info
-    attrs = record.__dict__
     extras = attrs.keys() - _RECORD_ATTRS
     if extras:
         # in the record's own order (a set's order is arbitrary)
         for key in extras if len(extras) == 1 else [k for k in attrs if k in extras]:
             value = attrs[key]
+            if key == "record_id" and out.get("record_id") == value:
+                continue
             while key in out:
                 key = EXTRA_PREFIX + key
             out[key] = value
@@ -86,6 +122,60 @@ def record_dict(
         for key, value in static_fields.items():
             out.setdefault(key, value)
     return out
+
+
+def check_static_fields(value: Any) -> dict[str, Any]:
+    """Validate ``static_fields``: a dict of string keys that are not schema keys."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"static_fields must be a dict, got {value!r}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"static_fields keys must be strings, got {key!r}")
+        if key in SCHEMA_KEYS:
+            raise ValueError(
+                f"static_fields key {key!r} is a record schema field; pick another name"
+            )
+    return dict(value)
+
+
+class Schema:
+    """How one threaded handler renders its records: static fields and ids.
+
+    Every record a threaded handler emits gets a ``record_id``: a random
+    prefix per handler instance (renewed after fork) plus the record's
+    sequence number, so ids are unique across handlers, processes and
+    restarts. A record read back from the spool keeps the id it was given.
+
+    Args:
+        static_fields: fields added to every record.
+    """
+
+    def __init__(self, static_fields: Mapping[str, Any] | None = None) -> None:
+        self.static_fields: Mapping[str, Any] = dict(static_fields or {})
+        self.id_prefix = ""
+        self.renew_id_prefix()
+
+    def renew_id_prefix(self) -> None:
+        """Draw a new random prefix (at construction and in a forked child)."""
+        self.id_prefix = secrets.token_hex(8) + "-"
+
+    def record_id(self, item: Item) -> str:
+        """The record's id: the stored one, else prefix + sequence number."""
+        aux = item[AUX]
+        if aux is not None and "record_id" in aux:
+            return aux["record_id"]
+        return self.id_prefix + str(item[SEQ])
+
+    def fields(self, item: Item) -> dict[str, Any]:
+        """The schema's dict for ``item``, ``record_id`` and static fields included."""
+        aux = item[AUX]
+        if aux is not None and "record_id" in aux:
+            record_id = aux["record_id"]
+        else:
+            record_id = self.id_prefix + str(item[SEQ])
+        return record_dict(item[RECORD], item[MESSAGE], aux, self.static_fields, record_id)
 
 
 def _default(value: Any) -> Any:
@@ -182,7 +272,7 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, fmt: Any = None, datefmt: Any = None, style: str = "%", validate: bool = True,
                  *, defaults: Any = None, static_fields: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        self.static_fields = _static_fields(static_fields)
+        self.static_fields = check_static_fields(static_fields)
 
     def format(self, record: logging.LogRecord) -> str:
         try:
@@ -194,4 +284,4 @@ class JsonFormatter(logging.Formatter):
         return dumps_bytes(record_dict(record, message, aux, self.static_fields)).decode("utf-8")
 
 
-__all__ = ["JsonFormatter", "record_dict", "dumps", "dumps_bytes", "to_utf8", "SCHEMA_KEYS"]
+__all__ = ["JsonFormatter", "Schema", "record_dict", "dumps", "dumps_bytes", "to_utf8", "SCHEMA_KEYS"]

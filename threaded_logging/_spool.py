@@ -26,8 +26,7 @@ import time
 import uuid
 from typing import Any, Callable, List, Optional, Tuple
 
-from ._buffer import Item
-from ._snapshot import safe_repr
+from ._snapshot import Item, safe_repr
 
 try:  # optional, as in _schema: freezes a record several times faster
     import orjson as _orjson
@@ -68,7 +67,7 @@ def identity_filename(identity: str) -> str:
 _NOT_FROZEN = ("msg", "args", "exc_info", "message")
 
 
-def freeze(item: Item) -> bytes:
+def freeze(item: Item, record_id: str) -> bytes:
     """A snapshot as one line of JSON, newline included, that :func:`thaw`
     turns back into an item.
 
@@ -76,6 +75,8 @@ def freeze(item: Item) -> bytes:
     (see :func:`~threaded_logging.transports._encode.pack_json`: thousands of
     orjson buffers held at once are ten times slower to make)."""
     seq, record, message, aux = item
+    if aux is None or aux.get("record_id") != record_id:
+        aux = {**(aux or {}), "record_id": record_id}
     attrs = record.__dict__.copy()  # a C-level copy, then four deletions: cheaper than a filter
     for key in _NOT_FROZEN:
         attrs.pop(key, None)
@@ -103,9 +104,9 @@ def thaw(data: bytes) -> Item:
     return (int(payload.get("s", 1)), record, payload["m"], payload.get("a"))
 
 
-def freeze_batch(items: List[Item]) -> Tuple[bytes, int]:
+def freeze_batch(items: List[Item], record_id: Callable[[Item], str]) -> Tuple[bytes, int]:
     """Items as newline-separated frozen lines, with the count of user records."""
-    return b"".join([freeze(item) for item in items]), sum(1 for item in items if item[0])
+    return b"".join([freeze(item, record_id(item)) for item in items]), sum(1 for item in items if item[0])
 
 
 def thaw_batch(data: bytes) -> List[Item]:
@@ -167,9 +168,10 @@ class Segment:
         self.rows -= count
         self.bytes -= size
 
-    def rewrite(self, row_id: int, old_count: int, old_size: int, items: List[Item]) -> None:
+    def rewrite(self, row_id: int, old_count: int, old_size: int, items: List[Item],
+                record_id: Callable[[Item], str]) -> None:
         """Keep only ``items`` of a batch (the rest was settled)."""
-        data, count = freeze_batch(items)
+        data, count = freeze_batch(items, record_id)
         self.connect().execute("UPDATE batches SET n = ?, data = ? WHERE id = ?", (count, data, row_id))
         self.rows += count - old_count
         self.bytes += len(data) - old_size
@@ -226,10 +228,13 @@ class Spool:
         identity: the handler's identity (its name, else its destination).
         max_bytes: record bytes on disk at most, over all segments.
         report: the handler's stderr reporter.
+        record_id: gives each record's id, stored with it.
     """
 
-    def __init__(self, directory: str, identity: str, max_bytes: int, report: Callable[..., Any]) -> None:
+    def __init__(self, directory: str, identity: str, max_bytes: int, report: Callable[..., Any],
+                 record_id: Callable[[Item], str]) -> None:
         self.directory = directory
+        self.record_id = record_id
         self.stem = identity_filename(identity)
         self.max_bytes = max_bytes
         self._report = report
@@ -321,7 +326,8 @@ class Spool:
         Returns:
             (how many were stored, the row id, the items evicted to make room).
         """
-        lines = [freeze(item) for item in items]
+        record_id = self.record_id
+        lines = [freeze(item, record_id(item)) for item in items]
         evicted = self.evict_oldest(sum(map(len, lines))) if evict_oldest else []
         room, size, fits = self.room(), 0, 0
         for line in lines:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="os.fork is POSIX only")
 class TestFork:
     def test_parent_and_child_ship_their_own_records_once(self, run_script, tmp_path) -> None:  # type: ignore[no-untyped-def]
-        """Records queued before the fork are the parent's; the child ships its own; none twice."""
+        """Records queued before the fork are the parent's; the child ships its own, under ids of its own; none twice."""
         out = tmp_path / "out.log"
         result = run_script(
             f"""
@@ -19,7 +17,7 @@ class TestFork:
             class Append(logging.Handler):
                 def emit(self, record):
                     with open({str(out)!r}, "a") as f:
-                        f.write(f"{{os.getpid()}} {{record.getMessage()}}\\n")
+                        f.write(f"{{os.getpid()}} {{record.record_id}} {{record.getMessage()}}\\n")
             handler = ThreadedHandler(Append(), flush_interval=60000)
             log = logging.getLogger("fork")
             log.addHandler(handler); log.propagate = False; log.setLevel(logging.INFO)
@@ -45,9 +43,11 @@ class TestFork:
         assert lines["child"] == "True 50 50"
         assert lines["parent"] == "True 120 0"
         child_pid = lines["childpid"].strip()
-        written = out.read_text().splitlines()
-        child = [w.split(" ", 1)[1] for w in written if w.startswith(child_pid + " ")]
-        parent = [w.split(" ", 1)[1] for w in written if not w.startswith(child_pid + " ")]
-        assert child == [f"child {i}" for i in range(50)]
-        assert parent == [f"parent-before {i}" for i in range(100)] + [f"parent-after {i}" for i in range(20)]
-        assert sys.platform != "win32"
+        written = [w.split(" ", 2) for w in out.read_text().splitlines()]
+        child = [(rid, text) for pid_, rid, text in written if pid_ == child_pid]
+        parent = [(rid, text) for pid_, rid, text in written if pid_ != child_pid]
+        assert [text for _, text in child] == [f"child {i}" for i in range(50)]
+        assert [text for _, text in parent] == [f"parent-before {i}" for i in range(100)] + [f"parent-after {i}" for i in range(20)]
+        prefixes = {rid.rsplit("-", 1)[0] for rid, _ in child}, {rid.rsplit("-", 1)[0] for rid, _ in parent}
+        assert len(prefixes[0]) == len(prefixes[1]) == 1 and prefixes[0] != prefixes[1], "a forked child mints ids of its own"
+        assert len({rid for rid, _ in child + parent}) == 170

@@ -67,6 +67,9 @@ class TestSpool:
             second = stats_of(app(tmp_path, port, spool, 0, "b", wait=60))
             assert second["sent"] == 50_000 and second["spooled"] == 0
             assert [r["message"] for r in collector.records] == [f"a {i}" for i in range(50_000)]
+            prefixes = {r["record_id"].rsplit("-", 1)[0] for r in collector.records}
+            assert len(prefixes) == 1, "records resent by the next run keep the ids the first run gave them"
+            assert [r["record_id"].rsplit("-", 1)[1] for r in collector.records[:3]] == ["1", "2", "3"]
         assert not list(spool.glob("*.spool")), "delivered segments are removed"
 
     def test_kill_9_mid_shipment_loses_nothing_spooled(self, tmp_path: Path) -> None:
@@ -97,6 +100,11 @@ class TestSpool:
             restart = stats_of(app(tmp_path, port, spool, 0, "r", wait=60))
         messages = [r["message"] for r in collector.records]
         assert set(messages) == {f"k {i}" for i in range(5000)}
+        ids: dict = {}
+        for record in collector.records:
+            ids.setdefault(record["message"], set()).add(record["record_id"])
+        assert all(len(found) == 1 for found in ids.values()), "a record sent twice keeps its record_id"
+        assert len({rid for found in ids.values() for rid in found}) == 5000
         duplicates = len(messages) - 5000
         assert 0 <= duplicates <= 250
         assert restart["resent"] >= duplicates

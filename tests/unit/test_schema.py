@@ -187,3 +187,58 @@ class TestSnapshot:
         record = make_record()
         out = record_dict(record, "frozen", None)
         assert out["message"] == "frozen"
+
+
+class TestRecordId:
+    def test_plain_formatter_has_no_record_id(self) -> None:
+        """A JsonFormatter on a plain stdlib handler has no sequence and leaves record_id out."""
+        assert "record_id" not in render(make_record())
+
+    def test_schema_puts_record_id_after_host(self) -> None:
+        """A threaded handler's record carries record_id right after host, as its prefix plus sequence number."""
+        from threaded_logging._schema import Schema
+
+        schema = Schema({"app": "x"})
+        out = schema.fields((7, make_record(), "m", None))
+        assert list(out)[: len(SCHEMA_ORDER) + 1] == SCHEMA_ORDER + ["record_id"]
+        assert out["record_id"] == schema.id_prefix + "7" and out["app"] == "x"
+
+    def test_ids_differ_between_handlers_and_after_renewal(self) -> None:
+        """Two schemas (two handlers) never mint the same id; a renewed prefix (after fork) differs too."""
+        from threaded_logging._schema import Schema
+
+        first, second = Schema(), Schema()
+        item = (1, make_record(), "m", None)
+        ids = {first.record_id(item), second.record_id(item)}
+        first.renew_id_prefix()
+        ids.add(first.record_id(item))
+        assert len(ids) == 3
+
+    def test_stored_id_is_kept(self) -> None:
+        """A record read back from storage keeps the id it was first given."""
+        from threaded_logging._schema import Schema
+
+        out = Schema().fields((3, make_record(), "m", {"record_id": "old-9"}))
+        assert out["record_id"] == "old-9" and list(out).count("record_id") == 1
+
+    def test_user_extra_named_record_id_is_prefixed(self) -> None:
+        """An extra named record_id never replaces the handler's id."""
+        from threaded_logging._schema import Schema
+
+        schema = Schema()
+        out = schema.fields((4, make_record(record_id="mine"), "m", None))
+        assert out["record_id"] == schema.id_prefix + "4" and out["extra_record_id"] == "mine"
+
+
+class TestExceptionCapture:
+    def test_type_and_message_are_captured_but_not_schema_fields(self) -> None:
+        """The exception's type and message are kept for formats that want them, not added to the JSON."""
+        try:
+            raise ValueError("bad value")
+        except ValueError:
+            record = make_record()
+            record.exc_info = sys.exc_info()
+        message, aux = take_snapshot(record)
+        assert aux is not None and (aux["exc_type"], aux["exc_message"]) == ("ValueError", "bad value")
+        out = record_dict(record, message, aux)
+        assert "exc_type" not in out and out["exception"].endswith("ValueError: bad value")

@@ -13,12 +13,17 @@ def item(i: int, **extra: object) -> tuple:
     return (i, record, f"n={i}", None)
 
 
+def rid(it: tuple) -> str:
+    return f"id-{it[0]}"
+
+
 class TestFreeze:
     def test_round_trip_keeps_message_and_fields(self) -> None:
         """A frozen snapshot thaws to a record with the same message, level and extras."""
-        seq, record, message, aux = thaw(freeze(item(5, user="u", obj=object())))
+        seq, record, message, aux = thaw(freeze(item(5, user="u", obj=object()), "abc-5"))
         assert (seq, message, record.getMessage(), record.levelname, record.user) == (5, "n=5", "n=5", "WARNING", "u")
         assert record.obj.startswith("<object object")
+        assert aux == {"record_id": "abc-5"}, "the record's id is stored with it"
 
     def test_identity_filename_is_safe_and_distinct(self) -> None:
         """Identities become distinct, path-safe file stems."""
@@ -30,7 +35,7 @@ class TestFreeze:
 class TestSpool:
     def test_fifo_append_head_delete_and_bound(self, tmp_path: Path) -> None:
         """Batches come back oldest first; deleting frees bytes; the bound stops appends."""
-        spool = Spool(str(tmp_path), "id", max_bytes=8192, report=lambda *a, **k: None)
+        spool = Spool(str(tmp_path), "id", max_bytes=8192, report=lambda *a, **k: None, record_id=rid)
         assert spool.append([item(i) for i in range(3)])[0] == 3
         written, _, evicted = spool.append([item(i) for i in range(3, 100)])
         assert 0 < written < 97 and spool.size <= 8192 and evicted == []
@@ -52,9 +57,9 @@ class TestSpool:
 
     def test_adopts_unlocked_segments_only(self, tmp_path: Path) -> None:
         """A segment whose lock is held by a live owner is not adopted; once released it is."""
-        first = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None)
+        first = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None, rid)
         first.append([item(1)])
-        second = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None)
+        second = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None, rid)
         assert second.adopt_orphans() == []
         first.close()
         adopted = second.adopt_orphans()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping
+from typing import Dict, List, Any
 from urllib.parse import urlencode
 
-from .._buffer import Item
 from .._delivery import Chunk
-from .._schema import dumps_bytes, record_dict
+from .._schema import Schema, dumps_bytes
+from .._snapshot import MESSAGE, Item, as_stdlib_record
 
 #: Field set on a record whose message was cut to fit a size limit; its value
 #: is the message's original length in characters.
@@ -15,15 +15,15 @@ TRUNCATED_FIELD = "truncated"
 _MARKER = " ...[truncated]"
 
 
-def fit_json(item: Item, static_fields: Mapping[str, Any], limit: int, data: bytes) -> bytes:
+def fit_json(item: Item, schema: Schema, limit: int, data: bytes) -> bytes:
     """Shrink an encoded record to at most ``limit`` bytes.
 
     The message (then the traceback and stack) is cut and the record gains
     ``truncated`` with the original message length, so a consumer can tell.
     Every other field is kept.
     """
-    _, record, message, aux = item
-    fields = record_dict(record, message, aux, static_fields)
+    message = item[MESSAGE]
+    fields = schema.fields(item)
     fields[TRUNCATED_FIELD] = len(message)
     for key in ("message", "exception", "stack"):
         value = fields.get(key)
@@ -36,36 +36,24 @@ def fit_json(item: Item, static_fields: Mapping[str, Any], limit: int, data: byt
         fields[key] = value.encode("utf-8", "surrogatepass")[:keep].decode("utf-8", "ignore") + _MARKER
         data = dumps_bytes(fields)
     if len(data) > limit:  # extras alone exceed the limit: keep the essentials
-        essentials = {k: fields[k] for k in ("timestamp", "level", "logger", "message", "host")}
+        essentials = {k: fields[k] for k in ("timestamp", "level", "logger", "message", "host", "record_id")}
         essentials["message"] = essentials["message"][: max(0, limit // 2)]
         essentials[TRUNCATED_FIELD] = len(message)
         data = dumps_bytes(essentials)
     return data
 
 
-def stdlib_fields(item: Item) -> Dict[str, Any]:
-    """The dict stdlib ``HTTPHandler.mapLogRecord`` sends, for the frozen record.
-
-    ``msg`` holds the formatted message and ``args`` is empty, so a receiver
-    that applies args does not fail; ``message`` and ``exc_text`` are added.
-    """
-    _, record, message, aux = item
-    fields = dict(record.__dict__)
-    fields["msg"] = message
-    fields["args"] = None
-    fields["message"] = message
-    if aux:
-        fields["exc_text"] = aux.get("exception")
-        fields.update({k: v for k, v in aux.items() if k not in ("exception", "args")})
-    return fields
+def stdlib_fields(item: Item, record_id: str) -> Dict[str, Any]:
+    """The dict stdlib ``HTTPHandler.mapLogRecord`` sends, for the frozen record."""
+    return as_stdlib_record(item, record_id).__dict__
 
 
-def encode_form(item: Item) -> bytes:
+def encode_form(item: Item, schema: Schema) -> bytes:
     """One record urlencoded as the stdlib ``HTTPHandler`` does."""
-    return urlencode(stdlib_fields(item)).encode("ascii")
+    return urlencode(stdlib_fields(item, schema.record_id(item))).encode("ascii")
 
 
-def pack_json(items: List[Item], static_fields: Mapping[str, Any], end: bytes, limit: int) -> List[Chunk]:
+def pack_json(items: List[Item], schema: Schema, end: bytes, limit: int) -> List[Chunk]:
     """Encode records as JSON, each followed by ``end``, and group them, in
     order, into chunks of at most ``limit`` bytes.
 
@@ -80,10 +68,11 @@ def pack_json(items: List[Item], static_fields: Mapping[str, Any], end: bytes, l
     current_items: List[Item] = []
     current: List[bytes] = []
     size = 0
+    fields = schema.fields
     for item in items:
-        data = dumps_bytes(record_dict(item[1], item[2], item[3], static_fields)) + end
+        data = dumps_bytes(fields(item)) + end
         if len(data) > limit:
-            data = fit_json(item, static_fields, limit - len(end), data) + end
+            data = fit_json(item, schema, limit - len(end), data) + end
         if current and size + len(data) > limit:
             chunks.append(Chunk(current_items, current))
             current_items, current, size = [], [], 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from typing import IO, Any, List, Optional
 
-from .._buffer import Item
+from .._snapshot import Item, as_stdlib_record
 from .._config import DRY_RUN
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome
-from .._schema import JsonFormatter, dumps, dumps_bytes, record_dict
+from .._schema import JsonFormatter, Schema, dumps, dumps_bytes
 
 
 class ThreadedFileHandler(ThreadedHandler):
@@ -93,14 +93,18 @@ class ThreadedFileHandler(ThreadedHandler):
         formatter = self.formatter
         encoding, term = self.encoding, self.terminator
         if isinstance(formatter, JsonFormatter):
-            static = {**self.options.static_fields, **formatter.static_fields}
+            schema = self._schema
+            if formatter.static_fields:
+                schema = Schema({**self.options.static_fields, **formatter.static_fields})
+                schema.id_prefix = self._schema.id_prefix
+            fields = schema.fields
             if encoding.replace("-", "").lower() == "utf8":
                 tail = term.encode()
-                return [Chunk(items, [dumps_bytes(record_dict(r, m, a, static)) + tail for _, r, m, a in items])]
-            lines = [dumps(record_dict(r, m, a, static)) + term for _, r, m, a in items]
+                return [Chunk(items, [dumps_bytes(fields(item)) + tail for item in items])]
+            lines = [dumps(fields(item)) + term for item in items]
         else:
-            fmt = self.format
-            lines = [fmt(self.rebuild(item)) + term for item in items]
+            fmt, record_id = self.format, self._schema.record_id
+            lines = [fmt(as_stdlib_record(item, record_id(item))) + term for item in items]
         payloads = [line.encode(encoding, "backslashreplace") for line in lines]
         return [Chunk(items, payloads)]
 

@@ -11,7 +11,7 @@ from typing import Any, List, Mapping, Optional, Tuple, Union
 import requests
 from requests.adapters import HTTPAdapter
 
-from .._buffer import Item
+from .._snapshot import Item
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome, classify_status, parse_retry_after
@@ -143,12 +143,11 @@ class ThreadedHttpHandler(ThreadedHandler):
 
     def prepare(self, items: List[Item]) -> List[Chunk]:
         if self.method == "GET" or self.body_format == "form":
-            return [Chunk([item], [encode_form(item)]) for item in items]
-        static = self.options.static_fields
+            return [Chunk([item], [encode_form(item, self._schema)]) for item in items]
         # each payload carries its separator: "\n" ends an NDJSON line, ","
         # follows a JSON array element (the last one becomes the "]")
         end = b"\n" if self.body_format == "ndjson" else b","
-        return pack_json(items, static, end, self.max_batch_bytes - (1 if self.body_format == "json" else 0))
+        return pack_json(items, self._schema, end, self.max_batch_bytes - (1 if self.body_format == "json" else 0))
 
     def _body(self, payloads: List[bytes]) -> bytes:
         if self.body_format == "ndjson":

@@ -15,12 +15,12 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from .._buffer import Item
+from .._snapshot import Item
 from .._config import DRY_RUN
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome
-from .._schema import dumps_bytes, record_dict
+from .._schema import dumps_bytes
 from ._encode import fit_json
 
 if TYPE_CHECKING:
@@ -223,14 +223,14 @@ class ThreadedSqsHandler(ThreadedHandler):
         except Exception:
             pass  # send() retries it; until then encode to the safe default size
         limit = min(self._max_message or DEFAULT_MAX_MESSAGE_BYTES, MAX_CALL_BYTES)
-        static = self.options.static_fields
+        schema = self._schema
         bodies: List[Tuple[str, int, Item]] = []
         for item in items:
-            text = sqs_text(dumps_bytes(record_dict(item[1], item[2], item[3], static)).decode("utf-8"))
+            text = sqs_text(dumps_bytes(schema.fields(item)).decode("utf-8"))
             size = len(text.encode("utf-8"))
             room = limit - self._attributes_size(item)
             if size > room:
-                text = sqs_text(fit_json(item, static, room, text.encode("utf-8")).decode("utf-8"))
+                text = sqs_text(fit_json(item, schema, room, text.encode("utf-8")).decode("utf-8"))
                 size = len(text.encode("utf-8"))
             bodies.append((text, size, item))
         messages = self._pack(bodies, limit) if self.pack else [([b], b[1]) for b in bodies]
