@@ -8,93 +8,106 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, List, Mapping, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
-from ._buffer import Buffer, InFlight
+from ._buffer import Buffer
 from ._config import DRY_RUN, build_handler
-from ._delivery import Attempt, Chunk, Delivery
+from ._ledger import Ledger
 from ._options import Options, parse_options
+from ._pipeline import Pipeline
 from ._report import Reporter
-from ._retry import Outcome
 from ._schema import Schema
-from ._snapshot import Item, as_stdlib_record, failed_snapshot, take_snapshot
+from ._snapshot import failed_snapshot, take_snapshot
 from ._spool import Spool
 from ._timer import WORKER_IDENTS, ThreadedTimer
+from ._transport import Transport
 
 _get_ident = threading.get_ident
 _LIVE: "weakref.WeakSet[ThreadedHandler]" = weakref.WeakSet()
 
 
-class ThreadedHandler(Delivery, logging.Handler):
+class ThreadedHandler(logging.Handler):
     """A handler whose ``emit`` only queues; a daemon thread does the I/O.
 
-    Given a stdlib ``handler``, it wraps it: that handler's ``handle`` runs on
-    the timer thread (Camelot's ThreadedHandler). Subclasses ship batches
-    themselves by overriding :meth:`prepare`, :meth:`send` and
-    :meth:`close_transport`.
+    Given a stdlib ``handler``, it wraps it: that handler's ``emit`` runs on
+    the timer thread (Camelot's ThreadedHandler). Given a ``transport``, it
+    ships to that destination (see :class:`~threaded_logging.Transport`).
 
     Args:
         handler: a :class:`logging.Handler` to run on the timer thread, or
             (from config files) a dict such as ``{"class":
             "logging.FileHandler", "filename": "app.log"}``.
+        transport: a :class:`~threaded_logging.Transport` to ship to
+            instead of a wrapped handler.
         flush_interval: milliseconds between two sends (default 1000). A full
             batch is sent at once.
         batch_size: records per batch at most (default 3000).
         capacity: records waiting in memory at most (default 10,000).
         overflow: when full: ``"drop_newest"`` (default), ``"drop_oldest"`` or
             ``"block"``. Drops are counted and reported by a gap record.
-        block_timeout: seconds a caller waits for room with ``"block"``
-            (default 1.0).
-        shutdown_timeout: seconds ``close()`` (and a ``flush()`` without
-            timeout) may take (default 5.0).
-        spool_dir: a directory for the durable spool (default None: off).
-        spool_max_bytes: bytes on disk at most (default 256 MiB).
-        max_retry_time: seconds a batch is retried before it is counted as
-            failed (default 60; None retries until close).
+        block_timeout: with ``overflow="block"``, seconds a caller waits for
+            room before its record is dropped (default 1.0).
+        shutdown_timeout: seconds ``close()`` (and interpreter exit) may take
+            to deliver what is left (default 5.0).
+        spool_dir: directory of the durable spool (default none: memory only).
+        spool_max_bytes: bytes the spool may take on disk (default 256 MiB).
+        max_retry_time: seconds a batch is retried before its records are
+            counted as failed (default 60; None retries until close). With a
+            spool, records wait on disk instead.
         static_fields: dict added to every record (default none).
         level: the handler's level (default NOTSET).
+        name: the handler's name; it also names the spool.
 
     Threads:
         ``emit``/``handle`` run on the caller's thread: they format the
         message, append to the buffer under a short lock and return; they
         block only with ``overflow="block"``, for ``block_timeout`` at most.
-        ``timeout``, :meth:`prepare` and :meth:`send` run on the timer thread.
+        ``timeout`` (and every transport method) runs on the timer thread.
         ``flush`` blocks up to its timeout, ``close`` up to
         ``shutdown_timeout``; neither takes ``Handler.lock``.
     """
 
-    def __init__(self, handler: Optional[Any] = None, **options: Any) -> None:
+    def __init__(self, handler: Optional[Any] = None, *, transport: Optional[Transport] = None,
+                 **options: Any) -> None:
         name = options.pop("name", None)
         opts = parse_options(options)
         logging.Handler.__init__(self, opts.level)
-        if handler is None and type(self).send is ThreadedHandler.send:
-            raise TypeError("ThreadedHandler needs a handler to wrap, e.g. ThreadedHandler(FileHandler(...))")
-        if isinstance(handler, Mapping):
-            handler = build_handler(handler)
-        if handler is not None and not isinstance(handler, logging.Handler):
-            raise TypeError(f"handler must be a logging.Handler or a dict with 'class', got {handler!r}")
-        self.target = handler
+        self.target = _target(handler)
+        self.transport: Transport = transport if transport is not None else self._default_transport(self.target)
         self.options: Options = opts
         self._schema = Schema(opts.static_fields)
+        self.transport.schema = self._schema
         self._batch_size = opts.batch_size
-        self._closing = False
         self._close_lock = threading.Lock()  # guards: _closing
-        self._deadline: Optional[float] = None  # the worker's, once closing
+        self._closing = False
+        self._close_done = threading.Event()  # set once the first close() is done
         self._close_deadline = 0.0
         self._flush_gave_up_at = -1.0
-        self._dropped_at_close = 0
-        self.last_error: Optional[str] = None
         self._spool: Optional[Spool] = None
-        self._reset_runtime()
         if name is not None:
             logging.Handler.set_name(self, str(name))
         if opts.spool_dir is not None and not DRY_RUN.active:
-            self._spool = Spool(opts.spool_dir, self.identity(), opts.spool_max_bytes, self._report,
+            self._spool = Spool(opts.spool_dir, self.identity(), opts.spool_max_bytes, self._stderr,
                                 self._schema.record_id)
-            self._adopt_spooled()
+        self._reset_runtime()
         _LIVE.add(self)
-        hook = weakref.WeakMethod(self._after_fork_in_child)
-        os.register_at_fork(after_in_child=lambda: _call_alive(hook))
+        if self._spool is not None:
+            self._start()  # records an earlier run left are sent without waiting for a log call
+
+    def _default_transport(self, target: Optional[logging.Handler]) -> Transport:
+        if target is not None:
+            from .transports.wrapped import WrappedTransport
+
+            return WrappedTransport(target)
+        if callable(getattr(type(self), "send", None)):  # a subclass of the 0.1 hooks
+            from ._legacy import HookTransport
+
+            return HookTransport(self)
+        raise TypeError("ThreadedHandler needs a handler to wrap, e.g. ThreadedHandler(FileHandler(...)), "
+                        "or a transport=")
+
+    def _stderr(self, key: str, message: str, *, force: bool = False) -> bool:
+        return self._report(key, message, force=force)
 
     def identity(self) -> str:
         """What names this handler's spool: its ``name`` if set, else its destination."""
@@ -106,37 +119,29 @@ class ThreadedHandler(Delivery, logging.Handler):
         after building them)."""
         logging.Handler.set_name(self, name)
         spool = self._spool
-        if spool is not None and spool.own is None and name:
-            spool.rename(self.identity())
-            self._adopt_spooled()
+        if spool is not None and name and spool.rename(self.identity()):
+            self._pipeline.readopt()
+            self._timer.wake()
 
     name = property(logging.Handler.get_name, set_name)
 
-    def _adopt_spooled(self) -> None:
-        """Take over spool files whose process is gone; send them first."""
-        spool = self._spool
-        assert spool is not None
-        with self._start_lock:
-            known = {id(seg) for seg in spool.adopted}
-            spool.adopt_orphans()
-            spool.open_all()
-            fresh = [seg for seg in spool.adopted if id(seg) not in known and seg.bytes]
-            if not fresh:
-                return
-            upto = self._buffer.adopt(sum(seg.rows for seg in fresh))
-            for segment in fresh:
-                self._marks.append((segment, segment.last_id(), upto))
-        self._start()
+    @property
+    def last_error(self) -> Optional[str]:
+        """The last delivery error (no secrets), or None."""
+        return self._pipeline.last_error
 
     def _reset_runtime(self) -> None:
+        """Fresh counters, buffer, timer and send loop (construction, forked child)."""
         opts = self.options
-        self._buffer = Buffer(opts.capacity, opts.overflow, opts.block_timeout_s)
+        self._ledger = Ledger()
+        self._buffer = Buffer(opts.capacity, opts.overflow, opts.block_timeout_s, self._ledger)
         self._timer = ThreadedTimer(opts.interval_s * 1000.0, self, name=f"threaded_logging.{type(self).__name__}")
         self._started = False
         self._start_lock = threading.Lock()  # guards: _started, starting _timer
-        self._flight: Optional[InFlight] = None
         self._report = Reporter(self.describe())
-        self._init_delivery()
+        self._timer.report = self._report
+        self._pipeline = Pipeline(self.transport, self._buffer, self._ledger, self._spool, opts,
+                                  self._report, self._timer.pause)
 
     # -- caller's thread ----------------------------------------------------
 
@@ -177,56 +182,13 @@ class ThreadedHandler(Delivery, logging.Handler):
 
     # -- timer thread ---------------------------------------------------------
 
-    def prepare(self, items: List[Item]) -> List[Chunk]:
-        """Encode a batch into the chunks sent one request each (timer thread).
-
-        The default sends the batch as one chunk with no payloads.
-        """
-        return [Chunk(items)]
-
-    def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
-        """Send one chunk (timer thread); return what happened, or raise.
-
-        ``timeout_s`` is the time left before ``close()``'s deadline (None when
-        not closing): a transport should not block longer. The default runs
-        the wrapped handler.
-        """
-        target = self.target
-        assert target is not None
-        items = chunk.items
-        for index, item in enumerate(items):
-            if self._deadline is not None and self._past_deadline():
-                rest = range(index, len(items))
-                return Attempt(Outcome.RETRY, "shutdown deadline reached", sent=range(index), pending=rest)
-            record = as_stdlib_record(item, self._schema.record_id(item))
-            # Only this thread calls the target, so its lock is not taken:
-            # logging.shutdown() takes every handler's lock and must never
-            # wait on a target stuck in emit.
-            if record.levelno >= target.level:
-                checked = target.filter(record) if target.filters else True
-                if checked:
-                    target.emit(checked if isinstance(checked, logging.LogRecord) else record)
-        return Attempt(Outcome.DELIVERED)
-
-    def classify_exception(self, exc: BaseException) -> Outcome:
-        """Whether an exception from :meth:`send` is worth a retry."""
-        return Outcome.RETRY if isinstance(exc, (OSError, TimeoutError)) else Outcome.FINAL
-
-    def describe_failure(self, exc: BaseException) -> str:
-        """The text for ``last_error`` and stderr (never secrets)."""
-        return _describe_error(exc)
-
-    def close_transport(self) -> None:
-        """Release connections or files (called once by ``close``)."""
-        if self.target is not None:
-            self.target.close()
-
-    def reset_transport(self) -> None:
-        """Drop connections inherited from the parent (in a forked child)."""
+    def timeout(self) -> None:
+        """Drain the buffer (through the spool, if any) and send (timer thread)."""
+        self._pipeline.cycle()
 
     def describe(self) -> str:
         """The destination, for messages (never secrets)."""
-        return f"{type(self).__name__}({type(self.target).__name__})"
+        return self.transport.describe()
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:  # noqa: N802 - stdlib name
         """Set the formatter; a wrapped handler without one of its own uses it too."""
@@ -244,30 +206,37 @@ class ThreadedHandler(Delivery, logging.Handler):
         Unlike the stdlib's ``flush()``, this takes a timeout (seconds, default
         ``shutdown_timeout``) and returns True when all those records were
         delivered, False when the timeout passed first or some were dropped
-        or rejected.
+        or rejected. Records an earlier run left in the spool count as
+        emitted before the first call.
         """
-        low, target = self._buffer.mark()
         if _get_ident() in WORKER_IDENTS:
             return False  # the worker cannot wait for itself
         limit = self.options.shutdown_timeout_s if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + limit
+        if not self._pipeline.adopted.is_set() and self._started:
+            self._timer.wake()
+            self._pipeline.adopted.wait(limit)
+        low, target = self._ledger.position()
         if self._started and not self._timer.stopping:
             self._timer.wake()
-        done = self._buffer.wait_settled(target, deadline)
+        done = self._ledger.wait_settled(target, deadline)
         if not done and timeout is None:
             self._flush_gave_up_at = time.monotonic()
-        return done and not self._buffer.lost_between(low, target)
+        return done and not self._ledger.lost_between(low, target)
 
     def close(self) -> None:
         """Stop accepting, drain within ``shutdown_timeout``, stop the thread.
 
-        Safe to call more than once. Records still held at the deadline are
-        counted as dropped and reported once on stderr. When a ``flush()``
-        without timeout has just given up (as in ``logging.shutdown()``),
-        ``close`` does not wait a second time.
+        Safe to call more than once, from any thread: a second call waits
+        for the first to finish. Records still held at the deadline are
+        counted as dropped (or stay in the spool) and reported once on
+        stderr. When a ``flush()`` without timeout has just given up (as in
+        ``logging.shutdown()``), ``close`` does not wait a second time.
         """
         if self._begin_close():
             self._finish_close()
+        else:
+            self._close_done.wait(max(0.0, self._close_deadline - time.monotonic()) + 0.5)
         super().close()
 
     def _begin_close(self) -> bool:
@@ -279,22 +248,32 @@ class ThreadedHandler(Delivery, logging.Handler):
         recently_gave_up = now - self._flush_gave_up_at < 1.0
         budget = 0.0 if recently_gave_up else self.options.shutdown_timeout_s
         self._close_deadline = now + budget
-        # The worker stops a little earlier, so it can settle what it holds
-        # before close() stops waiting for it.
-        self._deadline = now + budget - min(0.25, budget * 0.1)
-        self._dropped_at_close = self._buffer.snapshot_counters()["dropped"]
+        # The worker stops sending a little earlier, so it can settle what it
+        # holds before close() stops waiting for it.
+        self._pipeline.stop_sending_at = now + budget - min(0.25, budget * 0.1)
+        self._dropped_at_close = self._ledger.counters()["dropped"]
         self._buffer.close()
         self._timer.stop(timeout=0)
         return True
 
     def _finish_close(self) -> None:
-        deadline = self._close_deadline
-        dropped_before = self._dropped_at_close
-        if self._started:
-            self._timer.stop(timeout=max(0.0, deadline - time.monotonic()))
-        # with a spool, the batch in flight is still on disk: not lost
-        self._buffer.abandon(self._flight if self._spool is None else None)
-        lost = self._buffer.counters.dropped - dropped_before
+        try:
+            if self._started:
+                self._timer.stop(timeout=max(0.0, self._close_deadline - time.monotonic()))
+            self._pipeline.abandon()
+            self._report_losses()
+            if self._timer.is_alive():
+                return  # the worker is stuck inside the transport: leave it be
+            self._close_spool()
+            try:
+                self.transport.close()
+            except Exception as exc:
+                self._report("close_transport", f"releasing the transport failed: {exc!r}")
+        finally:
+            self._close_done.set()
+
+    def _report_losses(self) -> None:
+        lost = self._ledger.counters()["dropped"] - self._dropped_at_close
         untold = self._buffer.untold
         if lost or untold:
             earlier = (f"; {untold} record(s) dropped earlier (buffer full) are reported here, "
@@ -305,39 +284,35 @@ class ThreadedHandler(Delivery, logging.Handler):
                 f"shutdown deadline were dropped{earlier} (last error: {self.last_error})",
                 force=True,
             )
-        if self._timer.is_alive():
-            return  # the worker is stuck inside the transport: leave it be
+
+    def _close_spool(self) -> None:
         spool = self._spool
-        if spool is not None:
-            left = spool.rows
-            if left:
-                self._report(
-                    "close-spool",
-                    f"{left} record(s) stay in the spool under {spool.directory}; a handler with "
-                    f"the same identity sends them when it starts (last error: {self.last_error})",
-                    force=True,
-                )
-            spool.close()
-        try:
-            self.close_transport()
-        except Exception as exc:
-            self._report("close_transport", f"releasing the transport failed: {exc!r}")
+        if spool is None:
+            return
+        left = spool.rows
+        if left:
+            self._report(
+                "close-spool",
+                f"{left} record(s) stay in the spool under {spool.directory}; a handler with "
+                f"the same identity sends them when it starts (last error: {self.last_error})",
+                force=True,
+            )
+        spool.close()
 
     def stats(self) -> dict[str, Any]:
         """Counters: cumulative ``emitted``, ``sent``, ``dropped``, ``failed``,
-        ``retried``, ``batches``; current ``queued``, ``spooled``,
-        ``spool_bytes``; ``last_error``.
+        ``duplicates``, ``retried``, ``batches``, ``resent``; current
+        ``queued``, ``spooled``, ``spool_bytes``; ``last_error``.
 
         At any quiet moment ``emitted == sent + dropped + failed + queued +
-        spooled``.
+        spooled`` (``sent`` includes ``duplicates``).
         """
-        counts: dict[str, Any] = self._buffer.snapshot_counters()
+        counts: dict[str, Any] = self._ledger.counters()
+        counts["queued"] = self._buffer.queued()
         spool = self._spool
         counts["spooled"] = spool.rows if spool is not None else 0
         counts["spool_bytes"] = spool.size if spool is not None else 0
         counts["last_error"] = self.last_error
-        if spool is not None:
-            counts["resent"] = self.resent
         return counts
 
     def _after_fork_in_child(self) -> None:
@@ -345,8 +320,10 @@ class ThreadedHandler(Delivery, logging.Handler):
         if self._spool is not None:
             self._spool.forget_after_fork()  # the parent's files, locks and rows
         self._reset_runtime()
+        if self._closing:
+            self._buffer.close()
         try:
-            self.reset_transport()
+            self.transport.after_fork()
         except Exception as exc:
             self._report("fork", f"resetting the transport after fork failed: {exc!r}")
 
@@ -354,30 +331,29 @@ class ThreadedHandler(Delivery, logging.Handler):
         return f"<{type(self).__name__} {self.describe()} ({logging.getLevelName(self.level)})>"
 
 
-def _describe_error(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not text.startswith(type(exc).__name__) else text
-
-
-def _call_alive(ref: Callable[[], Optional[Callable[[], None]]]) -> None:
-    method = ref()
-    if method is not None:
-        method()
-
-
-def _forget_workers_in_child() -> None:
-    WORKER_IDENTS.clear()
+def _target(handler: Optional[Any]) -> Optional[logging.Handler]:
+    if isinstance(handler, Mapping):
+        handler = build_handler(handler)
+    if handler is not None and not isinstance(handler, logging.Handler):
+        raise TypeError(f"handler must be a logging.Handler or a dict with 'class', got {handler!r}")
+    return handler
 
 
 def close_all(handlers: Optional[Iterable[ThreadedHandler]] = None) -> None:
     """Close handlers together: all drain at once under their own deadlines."""
-    chosen = [h for h in (list(_LIVE) if handlers is None else handlers)]
+    chosen: List[ThreadedHandler] = list(_LIVE) if handlers is None else list(handlers)
     begun = [h for h in chosen if h._begin_close()]
     for handler in begun:
         handler._finish_close()
 
 
-os.register_at_fork(after_in_child=_forget_workers_in_child)
+def _after_fork_in_child() -> None:
+    WORKER_IDENTS.clear()
+    for handler in list(_LIVE):
+        handler._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 # Registered after logging's own hook, so this runs first: every threaded
 # handler drains in parallel, then logging.shutdown() finds them closed.
 atexit.register(close_all)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 from ._schema import check_static_fields
 
@@ -48,7 +48,14 @@ class Options:
     level: int = logging.NOTSET
 
 
-def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> float:
+def number(name: str, value: Any, *, minimum: float, integer: bool = False,
+           maximum: Optional[float] = None) -> float:
+    """Validate a numeric option; numeric strings (from config files) are read too.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: not whole when ``integer``, or out of range.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, str):
             try:
@@ -60,8 +67,38 @@ def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> 
     if integer and value != int(value):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if math.isnan(value) or value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be >= {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {value!r}")
     return float(value)
+
+
+def whole(name: str, value: Any, *, minimum: int, maximum: Optional[int] = None) -> int:
+    """:func:`number` for whole numbers, returned as an int."""
+    return int(number(name, value, minimum=minimum, integer=True, maximum=maximum))
+
+
+def choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """Validate an option that takes one of ``choices``.
+
+    Raises:
+        TypeError: not a string.
+        ValueError: not one of ``choices``.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def text(name: str, value: Any, *, empty: bool = False) -> str:
+    """Validate a string option (non-empty unless ``empty``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r}")
+    if not value and not empty:
+        raise ValueError(f"{name} must not be empty")
+    return value
 
 
 def _level(value: Any) -> int:
@@ -90,30 +127,26 @@ def parse_options(options: Mapping[str, Any]) -> Options:
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     merged = {**DEFAULTS, **options}
-    overflow = merged["overflow"]
-    if overflow not in OVERFLOW_POLICIES:
-        raise ValueError(
-            f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {overflow!r}"
-        )
+    overflow = choice("overflow", merged["overflow"], OVERFLOW_POLICIES)
     max_retry = merged["max_retry_time"]
     spool_dir = merged["spool_dir"]
     if spool_dir is not None and not isinstance(spool_dir, str):
         spool_dir = str(spool_dir)
     return Options(
-        interval_s=_number("flush_interval", merged["flush_interval"], minimum=1) / 1000.0,
-        batch_size=int(_number("batch_size", merged["batch_size"], minimum=1, integer=True)),
-        capacity=int(_number("capacity", merged["capacity"], minimum=1, integer=True)),
+        interval_s=number("flush_interval", merged["flush_interval"], minimum=1) / 1000.0,
+        batch_size=whole("batch_size", merged["batch_size"], minimum=1),
+        capacity=whole("capacity", merged["capacity"], minimum=1),
         overflow=overflow,
-        block_timeout_s=float(_number("block_timeout", merged["block_timeout"], minimum=0)),
+        block_timeout_s=float(number("block_timeout", merged["block_timeout"], minimum=0)),
         shutdown_timeout_s=float(
-            _number("shutdown_timeout", merged["shutdown_timeout"], minimum=0)
+            number("shutdown_timeout", merged["shutdown_timeout"], minimum=0)
         ),
         spool_dir=spool_dir,
         spool_max_bytes=int(
-            _number("spool_max_bytes", merged["spool_max_bytes"], minimum=4096, integer=True)
+            number("spool_max_bytes", merged["spool_max_bytes"], minimum=4096, integer=True)
         ),
         max_retry_time_s=(
-            None if max_retry is None else float(_number("max_retry_time", max_retry, minimum=0))
+            None if max_retry is None else float(number("max_retry_time", max_retry, minimum=0))
         ),
         static_fields=check_static_fields(merged["static_fields"]),
         level=_level(merged["level"]),

@@ -1,15 +1,18 @@
-"""Outcome classification and backoff: pure functions, no I/O.
+"""Outcome classification, backoff and retry state: pure functions and values, no I/O.
 
-Every transport maps what happened to one :class:`Outcome`; the handler's send
-loop decides the next step from it alone.
+A transport maps a status or an exception to an :class:`Outcome`; the send
+loop keeps one :class:`RetryState` per batch in flight and asks it, after
+each round, when to send the records left open again, or whether to give up.
 """
 
 from __future__ import annotations
 
 import enum
 import random
-from email.utils import parsedate_to_datetime
 import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Optional, Union
 
 #: First backoff step and the ceiling of any single wait, in seconds.
 BACKOFF_BASE_S = 0.2
@@ -74,3 +77,50 @@ def backoff_delay(
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap_s * 4))
     return delay
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """The records left open are failed for good."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """When the open records of one batch are sent next, and until when.
+
+    A value: :meth:`next` returns the state after another failed round, or
+    :class:`GiveUp`. Times are ``time.monotonic()`` values.
+
+    Attributes:
+        attempts: failed rounds so far.
+        next_at: no send before this time.
+        give_up_at: fail the records rather than wait past this time; None
+            retries for ever (records that wait in the spool).
+        limit_s: ``max_retry_time``, for the give-up reason.
+    """
+
+    attempts: int = 0
+    next_at: float = 0.0
+    give_up_at: Optional[float] = None
+    limit_s: Optional[float] = None
+
+    @classmethod
+    def start(cls, now: float, limit_s: Optional[float]) -> "RetryState":
+        """A fresh batch, first sent now; retried for ``limit_s`` seconds at most (None: for ever)."""
+        return cls(0, now, None if limit_s is None else now + limit_s, limit_s)
+
+    def next(self, now: float, retry_after_s: Optional[float] = None,
+             rng: Optional[random.Random] = None) -> Union["RetryState", GiveUp]:
+        """The state after one more failed round at ``now``.
+
+        The wait grows exponentially with jitter (:func:`backoff_delay`) and
+        honours the destination's ``retry_after_s``; when it would end past
+        ``give_up_at`` the answer is :class:`GiveUp`.
+        """
+        attempts = self.attempts + 1
+        delay = backoff_delay(attempts, retry_after_s, rng=rng)
+        if self.give_up_at is not None and now + delay > self.give_up_at:
+            return GiveUp(f"gave up after {attempts} attempt(s) in {self.limit_s or 0:g} s (max_retry_time)")
+        return RetryState(attempts, now + delay, self.give_up_at, self.limit_s)

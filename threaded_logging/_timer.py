@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Optional, Protocol, Set
 
-from ._report import write_stderr
+from ._report import Reporter
 
 #: Idents of every live worker thread. Records created on one of them come
 #: from the sending machinery itself and are never fed back into a handler.
@@ -44,6 +44,8 @@ class ThreadedTimer(threading.Thread):
         self.handler = handler
         self._wake = threading.Event()
         self._stop_event = threading.Event()
+        #: Where an exception from ``timeout()`` is reported (rate-limited).
+        self.report = Reporter(self.name)
 
     @property
     def interval(self) -> float:
@@ -99,4 +101,4 @@ class ThreadedTimer(threading.Thread):
         try:
             self.handler.timeout()
         except Exception as exc:  # one bad cycle must not end shipping
-            write_stderr(f"threaded_logging: {self.name}: timeout() raised {exc!r}\n")
+            self.report("timeout", f"{self.name}: timeout() raised {exc!r}")

@@ -32,74 +32,90 @@ class TestFreeze:
         assert a != b and "/" not in a and ":" not in a
 
 
+def spool_at(path: Path, identity: str = "id", max_bytes: int = 1 << 20) -> Spool:
+    return Spool(str(path), identity, max_bytes, lambda *a, **k: True, rid)
+
+
+def messages(items: list) -> list:
+    return [it[2] for it in items]
+
+
 class TestSpool:
-    def test_fifo_append_head_delete_and_bound(self, tmp_path: Path) -> None:
-        """Batches come back oldest first; deleting frees bytes; the bound stops appends."""
-        spool = Spool(str(tmp_path), "id", max_bytes=8192, report=lambda *a, **k: None, record_id=rid)
-        assert spool.append([item(i) for i in range(3)])[0] == 3
-        written, _, evicted = spool.append([item(i) for i in range(3, 100)])
-        assert 0 < written < 97 and spool.size <= 8192 and evicted == []
-        assert spool.append([item(200)] * 50)[0] == 0, "nothing more fits"
-        segment, row, items = spool.head()
-        assert segment is not None and row is not None
-        assert [it[2] for it in items] == ["n=0", "n=1", "n=2"]
+    def test_fifo_put_peek_settle_and_bound(self, tmp_path: Path) -> None:
+        """Records come back oldest first; settling frees room; the bound stops puts."""
+        spool = spool_at(tmp_path, max_bytes=8192)
+        assert spool.put([item(i) for i in range(1, 4)]).stored == 3
+        result = spool.put([item(i) for i in range(4, 100)])
+        assert 0 < result.stored < 96 and spool.size <= 8192 and result.evicted == []
+        assert spool.put([item(200)] * 50).stored == 0, "nothing more fits"
+        batch = spool.peek(max_records=3)
+        assert batch is not None and messages(batch.items) == ["n=1", "n=2", "n=3"]
         before = spool.size
-        segment.delete(row[0], row[1], len(row[3]))
-        assert spool.rows == written and spool.size < before
-        newer = [item(i) for i in range(300, 320)]
-        assert spool.append(newer)[0] < 20, "without eviction these do not all fit"
-        stored, _, evicted = spool.append(newer, evict_oldest=True)
-        assert stored == 20 and [it[2] for it in evicted][:1] == ["n=3"], "the oldest batch made room"
+        spool.settle(batch, [])
+        assert spool.rows == result.stored and spool.size < before
+
+    def test_settle_keeps_exactly_the_open_records(self, tmp_path: Path) -> None:
+        """A partly settled batch stays on disk with only its open records, which come back next."""
+        spool = spool_at(tmp_path)
+        spool.put([item(i) for i in range(1, 6)])
+        batch = spool.peek(10)
+        assert batch is not None and spool.first_seq() == 1
+        spool.settle(batch, [batch.items[1], batch.items[3]])
+        assert spool.rows == 2 and spool.first_seq() == 2
+        spool.settle(batch, [])
+        assert spool.rows == 0 and spool.first_seq() is None and spool.peek(10) is None
+
+    def test_eviction_spares_the_batch_in_flight(self, tmp_path: Path) -> None:
+        """drop_oldest evicts the oldest stored records, never the batch being sent."""
+        spool = spool_at(tmp_path, max_bytes=16384)
+        for start in range(1, 200, 10):
+            spool.put([item(i) for i in range(start, start + 10)])
+        in_flight = spool.peek(10)
+        assert in_flight is not None and messages(in_flight.items)[0] == "n=1"
+        result = spool.put([item(i) for i in range(500, 520)], evict_oldest=True)
+        assert result.stored == 20 and result.evicted
+        assert "n=1" not in messages(result.evicted) and messages(result.evicted)[0] == "n=11"
+        spool.settle(in_flight, [])
+
+    def test_adopts_unlocked_segments_only_and_numbers_their_records(self, tmp_path: Path) -> None:
+        """A segment held by a live owner is not adopted; once released its records get fresh local numbers."""
+        first = spool_at(tmp_path, "same")
+        first.put([item(i) for i in range(1, 4)])
+        second = spool_at(tmp_path, "same")
+        assert second.adopt(lambda n: 1) == 0
+        first.close()
+        reserved: list = []
+        assert second.adopt(lambda n: reserved.append(n) or 101) == 3 and reserved == [3]
+        batch = second.peek(10)
+        assert batch is not None and [it[0] for it in batch.items] == [101, 102, 103]
+        assert [it[3]["record_id"] for it in batch.items] == ["id-1", "id-2", "id-3"], "ids are kept"
+        second.settle(batch, [])
+        second.close()
+        assert not list(tmp_path.glob("*.spool")), "an emptied adopted file is removed"
+
+    def test_close_reports_what_stays_on_disk(self, tmp_path: Path) -> None:
+        """After close the records left on disk are still reported, and their file is kept."""
+        spool = spool_at(tmp_path)
+        spool.put([item(i) for i in range(1, 4)])
         rows, size = spool.rows, spool.size
         spool.close()
-        assert (spool.rows, spool.size) == (rows, size), "what stays on disk is still reported"
-        assert list(tmp_path.glob("*.spool")), "rows left on disk keep their file"
+        assert (spool.rows, spool.size) == (rows, size) and list(tmp_path.glob("*.spool"))
 
-    def test_adopts_unlocked_segments_only(self, tmp_path: Path) -> None:
-        """A segment whose lock is held by a live owner is not adopted; once released it is."""
-        first = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None, rid)
-        first.append([item(1)])
-        second = Spool(str(tmp_path), "same", 1 << 20, lambda *a, **k: None, rid)
-        assert second.adopt_orphans() == []
-        first.close()
-        adopted = second.adopt_orphans()
-        assert len(adopted) == 1 and second.open_all() == 1
-        assert isinstance(adopted[0], Segment)
-        second.close()
-
-
-class TestSpoolIn:
-    def test_records_requeued_behind_a_gap_keep_flush_waiting(self, tmp_path: Path, monkeypatch) -> None:
-        """The spool takes part of a batch whose remainder starts with a gap
-        record: the records behind the gap are still in memory, so once the
-        spooled part is delivered, flush() must still report them unsettled."""
-        from threaded_logging import ThreadedHandler
-
-        handler = ThreadedHandler(logging.NullHandler(), spool_dir=str(tmp_path), capacity=5, overflow="drop_newest")
-        monkeypatch.setattr(handler, "_started", True)  # no timer thread: this test plays the worker
-        logger = logging.getLogger("tests.spool_in")
-        logger.propagate, logger.handlers = False, [handler]
-        try:
-            for i in range(7):  # 1-5 held, 6-7 dropped: a gap record is pending
-                logger.warning("r%d", i + 1)
-            head, _ = handler._buffer.drain(2)  # r1, r2 leave memory (as if sent)
-            assert [it[2] for it in head] == ["r1", "r2"]
-            logger.warning("r8")  # room again: memory holds r3 r4 r5 GAP r8
-            spool = handler._spool
-            assert spool is not None
-            real_append = spool.append
-            monkeypatch.setattr(spool, "append", lambda batch, **kw: real_append(batch[:3], **kw))  # room for 3
-            assert handler._spool_in() == 3
-            queued = list(handler._buffer._items)
-            assert [it[0] == 0 for it in queued] == [True, False] and queued[1][2] == "r8"
-            _, _, upto = handler._marks[-1]
-            assert upto < queued[1][0], "r8 waits in memory: the spooled rows cannot settle it"
-            segment, row, items = spool.head()  # deliver the spooled rows
-            assert segment is not None and row is not None and [it[2] for it in items] == ["r3", "r4", "r5"]
-            segment.delete(row[0], row[1], len(row[3]))
-            handler._advance_marks()
-            assert handler.flush(0.05) is False, "r8 is still in memory"
-        finally:
-            logger.handlers = []
-            monkeypatch.setattr(handler, "_started", False)
-            handler.close()
+    def test_files_stay_within_the_bound_while_full_and_churning(self, tmp_path: Path) -> None:
+        """While full, with rows settled and stored over and over, the files (log included) stay within 1.1 x the bound + 1 MiB."""
+        bound = 300_000
+        spool = spool_at(tmp_path, max_bytes=bound)
+        worst = 0
+        seq = 1
+        for _ in range(60):
+            batch_items = [item(i, pad="x" * 300) for i in range(seq, seq + 200)]
+            seq += 200
+            spool.put(batch_items)
+            worst = max(worst, spool.disk_bytes())
+            batch = spool.peek(150)
+            if batch is not None:
+                spool.settle(batch, batch.items[100:])
+                spool.settle(batch, [])
+            worst = max(worst, spool.disk_bytes())
+        assert spool.size <= bound
+        assert worst <= bound * 1.1 + (1 << 20), worst

@@ -4,27 +4,129 @@ from __future__ import annotations
 
 import gzip
 import ssl
-from typing import Any, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 # Imported with the handler, not on first send: an import holds the GIL for a
 # tenth of a second, which the timer thread would take from the application.
 import requests
 from requests.adapters import HTTPAdapter
 
-from .._snapshot import Item
-from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
-from .._retry import Outcome, classify_status, parse_retry_after
-from ._encode import encode_form, pack_json
-
-FORMATS = {
-    "ndjson": "application/x-ndjson",
-    "json": "application/json",
-    "form": "application/x-www-form-urlencoded",
-}
+from .._options import choice, number, whole
+from .._retry import Outcome
+from .._schema import Schema
+from .._snapshot import Item
+from .._transport import Answer, Request, Transport
+from ..formats import FORMAT_OPTIONS, FORMATS, Format, format_class
+from ._encode import encode_form
 
 #: Default bytes per request body before compression.
 DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
+_FINAL_ERRORS = (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                 requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)
+
+
+class HttpTransport(Transport):
+    """GET one urlencoded record per request, or POST bodies of a :class:`Format`.
+
+    Args:
+        endpoint: the full URL (``scheme://host/path?query``).
+        method: ``"GET"`` or ``"POST"``.
+        body_format: the POST body's format (a :class:`~threaded_logging.formats.Format`).
+        compress_level: gzip level for POST bodies (0: none).
+        timeout_s: seconds per request.
+        max_batch_bytes: body bytes per request before compression.
+        max_batch_records: records per request at most (None: no extra limit).
+        headers: extra request headers.
+        credentials: ``(user, password)`` for basic auth, or None.
+        context: an SSL context for https, or None.
+        verify: as in requests.
+    """
+
+    def __init__(self, endpoint: str, method: str, body_format: Format, *, compress_level: int = 0,
+                 timeout_s: float = 10.0, max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+                 max_batch_records: Optional[int] = None, headers: Optional[Mapping[str, str]] = None,
+                 credentials: Optional[Tuple[str, str]] = None, context: Optional[ssl.SSLContext] = None,
+                 verify: Union[bool, str] = True) -> None:
+        self._format = body_format
+        super().__init__()
+        self.endpoint = endpoint
+        self.method = method
+        self.compress_level = compress_level
+        self.timeout_s = timeout_s
+        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_records = max_batch_records
+        self._headers = {**body_format.headers(), **dict(headers or {})}
+        self._credentials = credentials
+        self._context = context
+        self._verify = verify
+        self._session: Optional[requests.Session] = None
+
+    @property
+    def schema(self) -> Schema:
+        return self._format.schema
+
+    @schema.setter
+    def schema(self, value: Schema) -> None:
+        self._format.schema = value
+
+    def describe(self) -> str:
+        return f"{self.method} {self.endpoint}"
+
+    def _get_session(self) -> "requests.Session":
+        session = self._session
+        if session is None:
+            session = self._session = _make_session(self._context)
+            session.headers.update(self._headers)
+            if self._credentials is not None:
+                session.auth = self._credentials
+        return session
+
+    def encode(self, items: Sequence[Item]) -> List[Request]:
+        if self.method == "GET":
+            return [Request([item], encode_form(item, self.schema)) for item in items]
+        return self._format.encode(items, self.max_batch_bytes, self.max_batch_records)
+
+    def send(self, request: Request, timeout_s: Optional[float]) -> Answer:
+        session = self._get_session()
+        timeout = self.timeout_s if timeout_s is None else max(0.05, min(self.timeout_s, timeout_s))
+        # verify is passed per request: requests lets REQUESTS_CA_BUNDLE
+        # override a session's verify, which would ignore the CA given here.
+        if self.method == "GET":
+            separator = "&" if "?" in self.endpoint else "?"
+            url = self.endpoint + separator + request.body.decode("ascii")
+            response = session.get(url, timeout=timeout, verify=self._verify)
+        else:
+            body: bytes = request.body
+            headers = {"Content-Type": self._format.content_type}
+            if self.compress_level:
+                body = gzip.compress(body, self.compress_level, mtime=0)
+                headers["Content-Encoding"] = "gzip"
+            response = session.post(self.endpoint, data=body, headers=headers, timeout=timeout, verify=self._verify)
+        answer = self._format.read_answer(response.status_code, response.headers, response.content,
+                                          len(request.items))
+        if answer.error is not None:
+            answer = _with_error(answer, f"{answer.error} from {self.describe()}")
+        return answer
+
+    def classify_exception(self, exc: BaseException) -> Outcome:
+        if isinstance(exc, _FINAL_ERRORS):
+            return Outcome.FINAL
+        return super().classify_exception(exc)
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def after_fork(self) -> None:
+        # The parent's pooled sockets are the parent's: never write to them.
+        self._session = None
+
+
+def _with_error(answer: Answer, error: str) -> Answer:
+    return Answer(answer.delivered, answer.retry, answer.failed, answer.duplicates,
+                  answer.retry_after_s, answer.split, error)
 
 
 class ThreadedHttpHandler(ThreadedHandler):
@@ -34,7 +136,7 @@ class ThreadedHttpHandler(ThreadedHandler):
     (and Camelot's). ``method="GET"`` sends one request per record with the
     stdlib's urlencoded record dict, so an endpoint written for
     ``HTTPHandler`` keeps working (``msg`` holds the formatted message). With
-    ``method="POST"`` records are batched in the JSON record schema.
+    ``method="POST"`` records are batched in the chosen ``format``.
 
     Args:
         host: ``"host"`` or ``"host:port"`` (``"[::1]:8514"`` for IPv6), no scheme.
@@ -45,18 +147,23 @@ class ThreadedHttpHandler(ThreadedHandler):
             plain http unless ``allow_insecure_credentials=True``.
         context: an :class:`ssl.SSLContext` for https (e.g. with your CA).
         format: POST body: ``"ndjson"`` (default, one JSON object per line),
-            ``"json"`` (an array) or ``"form"`` (stdlib-compatible, one record
-            per request).
+            ``"json"`` (an array), ``"form"`` (stdlib-compatible, one record
+            per request), or a destination's protocol (see
+            :doc:`destinations`).
         compress: gzip POST bodies: True (level 6) or a level 1-9 (default False).
         headers: dict of extra request headers (default none).
         timeout: seconds per request (default 10).
         max_batch_bytes: body bytes per request before compression (default
             1 MiB); a single larger record is truncated with a ``truncated``
             field instead of being dropped.
+        max_batch_records: records per request at most (default: no limit
+            beyond ``batch_size``).
         verify: True (default), False, or a CA bundle path, as in requests.
         allow_insecure_credentials: permit credentials over plain http
             (default False).
-        **options: the common options of :class:`ThreadedHandler`.
+        **options: the format's own options (``service_name``, ``index``...,
+            refused by the formats they do not apply to) and the common
+            options of :class:`ThreadedHandler`.
 
     Threads:
         ``emit`` never touches the network. The requests session is created,
@@ -79,132 +186,71 @@ class ThreadedHttpHandler(ThreadedHandler):
         headers: Optional[Mapping[str, str]] = None,
         timeout: float = 10.0,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_batch_records: Optional[int] = None,
         verify: Union[bool, str, None] = None,
         allow_insecure_credentials: bool = False,
         **options: Any,
     ) -> None:
-        if not isinstance(host, str) or not host or "://" in host or "/" in host:
-            raise ValueError(f"host must be 'host' or 'host:port' without scheme or path, got {host!r}")
-        if not isinstance(url, str) or not url.startswith("/"):
-            raise ValueError(f"url must be a path starting with '/', got {url!r}")
-        method = str(method).upper()
-        if method not in ("GET", "POST"):
-            raise ValueError(f"method must be 'GET' or 'POST', got {method!r}")
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-        if credentials is not None:
-            if not (isinstance(credentials, (tuple, list)) and len(credentials) == 2):
-                raise TypeError("credentials must be a (user, password) pair")
-            if not secure and not allow_insecure_credentials:
-                raise ValueError(
-                    "credentials over plain http would expose the password; use secure=True "
-                    "or pass allow_insecure_credentials=True"
-                )
-        if context is not None and not isinstance(context, ssl.SSLContext):
-            raise TypeError(f"context must be an ssl.SSLContext, got {context!r}")
-        level = 6 if compress is True else int(compress or 0)
-        if not 0 <= level <= 9:
-            raise ValueError(f"compress must be True, False or a level 1-9, got {compress!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if isinstance(max_batch_bytes, bool) or not isinstance(max_batch_bytes, int) or max_batch_bytes < 1024:
-            raise ValueError(f"max_batch_bytes must be a whole number >= 1024, got {max_batch_bytes!r}")
-        if verify is not None and not isinstance(verify, (bool, str)):
-            raise TypeError(f"verify must be True, False or a CA bundle path, got {verify!r}")
+        method = choice("method", str(method).upper(), ("GET", "POST"))
+        _check_destination(host, url, credentials, secure, allow_insecure_credentials, context, verify)
+        level = 6 if compress is True else whole("compress", compress or 0, minimum=0, maximum=9)
+        format_options = {key: options.pop(key) for key in list(options) if key in FORMAT_OPTIONS}
+        body_format = format_class(choice("format", format, tuple(FORMATS)))(Schema(), **format_options)
         self.host = host
         self.url = url
         self.method = method
         self.secure = bool(secure)
         self.body_format = format
         self.compress_level = level
-        self.timeout_s = float(timeout)
-        self.max_batch_bytes = max_batch_bytes
-        self._credentials = tuple(credentials) if credentials is not None else None
-        self._context = context
-        self._verify: Union[bool, str] = True if verify is None else verify
-        self._headers = dict(headers or {})
-        self._endpoint = f"{'https' if secure else 'http'}://{host}{url}"
-        self._session: Optional[requests.Session] = None
-        super().__init__(**options)
-
-    def describe(self) -> str:
-        return f"{self.method} {self._endpoint}"
-
-    # -- timer thread ---------------------------------------------------------
-
-    def _get_session(self) -> "requests.Session":
-        session = self._session
-        if session is None:
-            session = self._session = _make_session(self._context)
-            session.headers.update(self._headers)
-            if self._credentials is not None:
-                session.auth = self._credentials  # type: ignore[assignment]
-        return session
-
-    def prepare(self, items: List[Item]) -> List[Chunk]:
-        if self.method == "GET" or self.body_format == "form":
-            return [Chunk([item], [encode_form(item, self._schema)]) for item in items]
-        # each payload carries its separator: "\n" ends an NDJSON line, ","
-        # follows a JSON array element (the last one becomes the "]")
-        end = b"\n" if self.body_format == "ndjson" else b","
-        return pack_json(items, self._schema, end, self.max_batch_bytes - (1 if self.body_format == "json" else 0))
-
-    def _body(self, payloads: List[bytes]) -> bytes:
-        if self.body_format == "ndjson":
-            return b"".join(payloads)
-        if self.body_format == "json":
-            body = bytearray(b"[")
-            body += b"".join(payloads)
-            body[-1:] = b"]"
-            return bytes(body)
-        return payloads[0]
-
-    def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
-        session = self._get_session()
-        timeout = self.timeout_s if timeout_s is None else max(0.05, min(self.timeout_s, timeout_s))
-        payloads = chunk.payloads or []
-        if self.method == "GET":
-            separator = "&" if "?" in self.url else "?"
-            response = session.get(
-                self._endpoint + separator + payloads[0].decode("ascii"),
-                timeout=timeout, verify=self._verify,
-            )
-        else:
-            body = self._body(payloads)
-            headers = {"Content-Type": FORMATS[self.body_format]}
-            if self.compress_level:
-                body = gzip.compress(body, self.compress_level, mtime=0)
-                headers["Content-Encoding"] = "gzip"
-            # verify is passed per request: requests lets REQUESTS_CA_BUNDLE
-            # override a session's verify, which would ignore the CA given here.
-            response = session.post(
-                self._endpoint, data=body, headers=headers, timeout=timeout, verify=self._verify
-            )
-        status = response.status_code
-        outcome = classify_status(status)
-        if outcome is Outcome.DELIVERED:
-            return Attempt(outcome)
-        reason = (response.text or response.reason or "")[:200].strip()
-        return Attempt(
-            outcome,
-            error=f"HTTP {status} from {self.describe()}: {reason}",
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        self.timeout_s = number("timeout", timeout, minimum=0.001)
+        self.max_batch_bytes = whole("max_batch_bytes", max_batch_bytes, minimum=1024)
+        self.max_batch_records = (None if max_batch_records is None
+                                  else whole("max_batch_records", max_batch_records, minimum=1))
+        endpoint = f"{'https' if secure else 'http'}://{host}{url}"
+        transport = HttpTransport(
+            endpoint, method, body_format, compress_level=level, timeout_s=self.timeout_s,
+            max_batch_bytes=self.max_batch_bytes, max_batch_records=self.max_batch_records,
+            headers=_check_headers(headers), credentials=_pair(credentials),
+            context=context, verify=True if verify is None else verify,
         )
+        super().__init__(transport=transport, **options)
 
-    def classify_exception(self, exc: BaseException) -> Outcome:
-        if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
-                            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
-            return Outcome.FINAL
-        return super().classify_exception(exc)
 
-    def close_transport(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            session.close()
+def _check_destination(host: Any, url: Any, credentials: Any, secure: bool, allow_insecure: bool,
+                       context: Any, verify: Any) -> None:
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a string 'host' or 'host:port', got {host!r}")
+    if not host or "://" in host or "/" in host:
+        raise ValueError(f"host must be 'host' or 'host:port' without scheme or path, got {host!r}")
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a string, got {url!r}")
+    if not url.startswith("/"):
+        raise ValueError(f"url must be a path starting with '/', got {url!r}")
+    if credentials is not None:
+        if not (isinstance(credentials, (tuple, list)) and len(credentials) == 2):
+            raise TypeError("credentials must be a (user, password) pair")
+        if not secure and not allow_insecure:
+            raise ValueError(
+                "credentials over plain http would expose the password; use secure=True "
+                "or pass allow_insecure_credentials=True"
+            )
+    if context is not None and not isinstance(context, ssl.SSLContext):
+        raise TypeError(f"context must be an ssl.SSLContext, got {context!r}")
+    if verify is not None and not isinstance(verify, (bool, str)):
+        raise TypeError(f"verify must be True, False or a CA bundle path, got {verify!r}")
 
-    def reset_transport(self) -> None:
-        # The parent's pooled sockets are the parent's: never write to them.
-        self._session = None
+
+def _pair(credentials: Optional[Sequence[str]]) -> Optional[Tuple[str, str]]:
+    return None if credentials is None else (str(credentials[0]), str(credentials[1]))
+
+
+def _check_headers(headers: Any) -> Dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in headers.items()):
+        raise TypeError(f"headers must be a dict of strings, got {headers!r}")
+    return dict(headers)
 
 
 def _make_session(context: Optional[ssl.SSLContext]) -> "requests.Session":

@@ -10,17 +10,17 @@ attributes) at most the queue's MaximumMessageSize, and the whole call at most
 from __future__ import annotations
 
 import getpass
-import inspect
 import re
-import uuid
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from .._snapshot import Item
 from .._config import DRY_RUN
-from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
+from .._options import text
 from .._retry import Outcome
 from .._schema import dumps_bytes
+from .._snapshot import Item
+from .._transport import Answer, Request, Transport
+from ._aws import build_client_kwargs, error_code, http_status, is_botocore_error, make_client
 from ._encode import fit_json
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ MAX_ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 1024 * 1024
 #: Used until the queue's MaximumMessageSize is known (the long-standing AWS default).
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+#: Bytes allowed per entry for its id and attributes, generously.
+ENTRY_OVERHEAD = 200
 
 _INVALID_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -55,42 +57,239 @@ def sqs_text(text: str) -> str:
     return text if text.isascii() else _INVALID_CHARS.sub("\ufffd", text)
 
 
+def classify_error(exc: BaseException) -> Outcome:
+    """Whether an SQS call's exception is worth another try (pure)."""
+    code = error_code(exc)
+    if code is not None:
+        if code in SPLIT_CODES:
+            return Outcome.SPLIT
+        return Outcome.RETRY if code in RETRY_CODES or http_status(exc) >= 500 else Outcome.FINAL
+    if is_botocore_error(exc) or isinstance(exc, OSError):
+        return Outcome.RETRY  # unreachable endpoint, timeouts, missing credentials
+    return Outcome.FINAL
+
+
+class Message(NamedTuple):
+    """One SQS message: the records it carries and its body."""
+
+    items: List[Item]
+    body: str
+    size: int  #: UTF-8 bytes of ``body``
+
+
+class Call(NamedTuple):
+    """One SendMessageBatch call: the entries, and which records each holds."""
+
+    entries: List[Dict[str, Any]]
+    spans: List[Tuple[int, int]]  #: per entry, ``[start, end)`` in ``Request.items``
+
+
 def _attribute(value: str) -> Dict[str, str]:
     return {"DataType": "String", "StringValue": value}
 
 
-class SqsChunk(Chunk):
-    """One SendMessageBatch call: entries, and which records each one holds."""
+class SqsTransport(Transport):
+    """SendMessageBatch to one queue; each failed entry settles its own records.
 
-    __slots__ = ("spans",)
+    Args:
+        queue_url: the queue URL, or None to resolve ``queue_name``.
+        queue_name: the queue name (resolved once with GetQueueUrl).
+        client: a boto3 SQS client (never closed here), or None.
+        client_kwargs: arguments for the client created here.
+        pack: many records per message (NDJSON body).
+        message_group_id: FIFO queues: every message's group.
+        group_by_logger: FIFO queues: the logger name is the group.
+    """
 
-    def __init__(self, items: List[Item], entries: List[Dict[str, Any]], spans: List[Tuple[int, int]]) -> None:
-        super().__init__(items, entries)
-        self.spans = spans  # per entry: [start, end) into items
+    def __init__(self, queue_url: Optional[str], queue_name: Optional[str], client: Optional["SQSClient"],
+                 client_kwargs: Mapping[str, Any], pack: bool, message_group_id: str,
+                 group_by_logger: bool) -> None:
+        super().__init__()
+        self.queue_url = queue_url
+        self.queue_name = queue_name
+        self.pack = pack
+        self.message_group_id = message_group_id
+        self.group_by_logger = group_by_logger
+        self._client_kwargs = dict(client_kwargs)
+        self._given_client = client
+        self._client: Optional["SQSClient"] = client
+        self._resolved_url: Optional[str] = queue_url
+        self._max_message: Optional[int] = None
+        self._fifo = (queue_url or queue_name or "").endswith(".fifo")
 
-    def _take(self, entry_indices: Sequence[int]) -> "SqsChunk":
+    def describe(self) -> str:
+        return f"SQS queue {self.queue_name or self.queue_url}"
+
+    def make_client(self) -> None:
+        """Build the client now (creating one holds the GIL for a tenth of a second)."""
+        if self._client is None:
+            self._client = make_client("sqs", self._client_kwargs)
+
+    def _get_client(self) -> "SQSClient":
+        self.make_client()
+        assert self._client is not None
+        return self._client
+
+    def _ensure_queue(self) -> str:
+        url = self._resolved_url
+        client = self._get_client()
+        if url is None:
+            url = self._resolved_url = client.get_queue_url(QueueName=str(self.queue_name))["QueueUrl"]
+        if self._max_message is None:
+            try:
+                attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["MaximumMessageSize", "FifoQueue"])
+                values = attrs.get("Attributes", {})
+                self._max_message = int(values.get("MaximumMessageSize", DEFAULT_MAX_MESSAGE_BYTES))
+                self._fifo = self._fifo or values.get("FifoQueue") == "true"
+            except Exception as exc:
+                if error_code(exc) in _MISSING_QUEUE:
+                    raise
+                self._max_message = DEFAULT_MAX_MESSAGE_BYTES  # no sqs:GetQueueAttributes: stay safe
+        return url
+
+    # -- encode ---------------------------------------------------------------------
+
+    def encode(self, items: Sequence[Item]) -> List[Request]:
+        try:
+            self._ensure_queue()
+        except Exception:
+            pass  # send() retries it; until then encode to the safe default size
+        limit = min(self._max_message or DEFAULT_MAX_MESSAGE_BYTES, MAX_CALL_BYTES)
+        messages = [self._message(item, limit) for item in items]
+        if self.pack:
+            messages = self._packed(messages, limit)
+        return self._calls(messages)
+
+    def _message(self, item: Item, limit: int) -> Message:
+        data = dumps_bytes(self.schema.fields(item))
+        body = sqs_text(data.decode("utf-8"))
+        size = len(body.encode("utf-8")) if len(body) != len(data) else len(data)
+        record = item[1]
+        room = limit - (len("level") + len("logger") + 2 * len("String") + len(record.levelname) + len(record.name))
+        if size > room:
+            body = sqs_text(fit_json(item, self.schema, room, body.encode("utf-8")).decode("utf-8"))
+            size = len(body.encode("utf-8"))
+        return Message([item], body, size)
+
+    def _packed(self, singles: List[Message], limit: int) -> List[Message]:
+        packed: List[Message] = []
+        run: List[Message] = []
+        size = 0
+        overhead = 160  # the attributes of a packed message, generously
+        for message in singles:
+            if run and size + message.size + 1 + overhead > limit:
+                packed.append(_join(run))
+                run, size = [], 0
+            run.append(message)
+            size += message.size + 1
+        if run:
+            packed.append(_join(run))
+        return packed
+
+    def _calls(self, messages: List[Message]) -> List[Request]:
+        requests: List[Request] = []
         items: List[Item] = []
-        entries, spans = [], []
-        payloads = self.payloads or []
-        for index in entry_indices:
-            start, end = self.spans[index]
-            spans.append((len(items), len(items) + end - start))
-            items.extend(self.items[start:end])
-            entries.append(payloads[index])
-        return SqsChunk(items, entries, spans)
+        call = Call([], [])
+        call_bytes = 0
+        for message in messages:
+            cost = message.size + ENTRY_OVERHEAD
+            if call.entries and (len(call.entries) == MAX_ENTRIES_PER_CALL or call_bytes + cost > MAX_CALL_BYTES):
+                requests.append(Request(items, call))
+                items, call, call_bytes = [], Call([], []), 0
+            call.spans.append((len(items), len(items) + len(message.items)))
+            items.extend(message.items)
+            call.entries.append(self._entry(len(call.entries), message))
+            call_bytes += cost
+        if call.entries:
+            requests.append(Request(items, call))
+        return requests
 
-    def halves(self) -> List[Chunk]:
-        mid = len(self.spans) // 2
-        return [self._take(range(mid)), self._take(range(mid, len(self.spans)))]
+    def _entry(self, index: int, message: Message) -> Dict[str, Any]:
+        records = [item[1] for item in message.items]
+        if len(records) == 1:
+            level, logger = records[0].levelname, records[0].name
+            attributes = {"level": _attribute(level), "logger": _attribute(logger)}
+        else:
+            top = max(records, key=lambda r: r.levelno)
+            names = {r.name for r in records}
+            logger = names.pop() if len(names) == 1 else "*"
+            attributes = {
+                "level": _attribute(top.levelname), "logger": _attribute(logger),
+                "records": {"DataType": "Number", "StringValue": str(len(records))},
+            }
+        entry: Dict[str, Any] = {"Id": str(index), "MessageBody": message.body, "MessageAttributes": attributes}
+        if self._fifo:
+            group = logger if self.group_by_logger and logger != "*" else self.message_group_id
+            entry["MessageGroupId"] = group[:128]
+            entry["MessageDeduplicationId"] = self._dedup_id(message.items)
+        return entry
 
-    def subset(self, indices: Sequence[int]) -> Chunk:
-        wanted = set(indices)
-        keep = [i for i, (start, end) in enumerate(self.spans) if set(range(start, end)) <= wanted]
-        return self._take(keep)
+    def _dedup_id(self, items: List[Item]) -> str:
+        """The record ids: the same message sent twice (a lost answer, a
+        restart from the spool) is stored once by a FIFO queue."""
+        first = self.schema.record_id(items[0])
+        if len(items) > 1:
+            first += ".." + self.schema.record_id(items[-1])
+        return re.sub(r"[^A-Za-z0-9!-/:-@\[-`{-~]", "_", first)[:128]
 
-    def entry_items(self, entry_index: int) -> range:
-        start, end = self.spans[entry_index]
-        return range(start, end)
+    # -- send -------------------------------------------------------------------------
+
+    def send(self, request: Request, timeout_s: Optional[float]) -> Answer:
+        call: Call = request.body
+        try:
+            url = self._ensure_queue()
+            response = self._get_client().send_message_batch(QueueUrl=url, Entries=call.entries)  # type: ignore[arg-type]
+        except Exception as exc:
+            if error_code(exc) in _MISSING_QUEUE and self.queue_name is not None:
+                self._resolved_url = None  # it may be created later, with a new URL
+                self._max_message = None
+            raise
+        failed = response.get("Failed") or []
+        if not failed:
+            return Answer.ok(len(request.items))
+        by_id = {entry["Id"]: index for index, entry in enumerate(call.entries)}
+        retry: List[int] = []
+        rejected: Dict[int, str] = {}
+        for failure in failed:
+            index = by_id.get(failure.get("Id"))
+            if index is None:
+                continue
+            start, end = call.spans[index]
+            reason = f"{failure.get('Code')}: {failure.get('Message')}"
+            if failure.get("SenderFault"):
+                rejected.update(dict.fromkeys(range(start, end), reason))
+            else:
+                retry.extend(range(start, end))
+        delivered = [i for i in range(len(request.items)) if i not in rejected and i not in set(retry)]
+        first = failed[0]
+        error = f"{len(failed)} of {len(call.entries)} message(s) failed: {first.get('Code')}: {first.get('Message')}"
+        return Answer(delivered=delivered, retry=retry, failed=rejected, error=error)
+
+    def classify_exception(self, exc: BaseException) -> Outcome:
+        return classify_error(exc)
+
+    def describe_failure(self, exc: BaseException) -> str:
+        code = error_code(exc)
+        if code in _MISSING_QUEUE:
+            return f"queue {self.queue_name or self.queue_url!r} does not exist ({code}); check the name and region"
+        if code in _BAD_CREDENTIALS:
+            return f"the credentials were refused ({code}); check the access key and secret"
+        return super().describe_failure(exc)
+
+    def close(self) -> None:
+        client, self._client = self._client, self._given_client
+        if client is not None and client is not self._given_client:
+            client.close()
+
+    def after_fork(self) -> None:
+        self._client = self._given_client  # the parent's connections are the parent's
+
+
+def _join(run: List[Message]) -> Message:
+    if len(run) == 1:
+        return run[0]
+    return Message([item for message in run for item in message.items], "\n".join(m.body for m in run),
+                   sum(m.size for m in run) + len(run) - 1)
 
 
 class ThreadedSqsHandler(ThreadedHandler):
@@ -145,232 +344,25 @@ class ThreadedSqsHandler(ThreadedHandler):
         if (queue_url is None) == (queue_name is None):
             raise TypeError("give exactly one of queue_url and queue_name")
         for name, value in (("queue_url", queue_url), ("queue_name", queue_name)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        if not isinstance(message_group_id, str) or not message_group_id:
-            raise ValueError(f"message_group_id must be a non-empty string, got {message_group_id!r}")
-        kwargs = dict(client_kwargs or {})
-        if region_name is not None:
-            kwargs["region_name"] = region_name
-        if endpoint_url is not None:
-            kwargs["endpoint_url"] = endpoint_url
-        if client is None:
-            _check_client_kwargs(kwargs)
+            if value is not None:
+                text(name, value)
+        text("message_group_id", message_group_id)
+        kwargs = build_client_kwargs(region_name, endpoint_url, client_kwargs, check=client is None)
         self.queue_name = queue_name
         self.queue_url = queue_url
         self.pack = bool(pack)
         self.message_group_id = message_group_id
         self.group_by_logger = bool(group_by_logger)
-        self._client_kwargs = kwargs
-        self._given_client = client
-        self._client: Optional["SQSClient"] = client
-        self._resolved_url: Optional[str] = queue_url
-        self._max_message: Optional[int] = None
-        self._fifo = (queue_url or queue_name or "").endswith(".fifo")
-        self._dedup_prefix = uuid.uuid4().hex
-        self._message_counter = 0
-        super().__init__(**options)
+        self._sqs = SqsTransport(queue_url, queue_name, client, kwargs, self.pack, message_group_id,
+                                 self.group_by_logger)
+        super().__init__(transport=self._sqs, **options)
         if client is None and not DRY_RUN.active:
             # Built here, on the configuring thread: creating a client holds the
             # GIL for a tenth of a second (no network is involved).
             try:
-                self._client = self._make_client()
+                self._sqs.make_client()
             except Exception as exc:  # e.g. no region: the worker retries and reports
-                self.last_error = self.describe_failure(exc)
-
-    def describe(self) -> str:
-        return f"SQS queue {self.queue_name or self.queue_url}"
-
-    # -- timer thread ---------------------------------------------------------
-
-    def _get_client(self) -> "SQSClient":
-        client = self._client
-        if client is None:
-            client = self._client = self._make_client()
-        return client
-
-    def _make_client(self) -> "SQSClient":
-        import boto3
-        from botocore.config import Config
-
-        kwargs = dict(self._client_kwargs)
-        kwargs.setdefault("config", Config(
-            retries={"max_attempts": 2, "mode": "standard"},
-            connect_timeout=5, read_timeout=15, max_pool_connections=1,
-        ))
-        return boto3.session.Session().client("sqs", **kwargs)
-
-    def _ensure_queue(self) -> str:
-        url = self._resolved_url
-        client = self._get_client()
-        if url is None:
-            url = self._resolved_url = client.get_queue_url(QueueName=str(self.queue_name))["QueueUrl"]
-        if self._max_message is None:
-            try:
-                attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["MaximumMessageSize", "FifoQueue"])
-                values = attrs.get("Attributes", {})
-                self._max_message = int(values.get("MaximumMessageSize", DEFAULT_MAX_MESSAGE_BYTES))
-                self._fifo = self._fifo or values.get("FifoQueue") == "true"
-            except Exception as exc:
-                if _error_code(exc) in _MISSING_QUEUE:
-                    raise
-                self._max_message = DEFAULT_MAX_MESSAGE_BYTES  # no sqs:GetQueueAttributes: stay safe
-        return url
-
-    def prepare(self, items: List[Item]) -> List[Chunk]:
-        try:
-            self._ensure_queue()
-        except Exception:
-            pass  # send() retries it; until then encode to the safe default size
-        limit = min(self._max_message or DEFAULT_MAX_MESSAGE_BYTES, MAX_CALL_BYTES)
-        schema = self._schema
-        bodies: List[Tuple[str, int, Item]] = []
-        for item in items:
-            text = sqs_text(dumps_bytes(schema.fields(item)).decode("utf-8"))
-            size = len(text.encode("utf-8"))
-            room = limit - self._attributes_size(item)
-            if size > room:
-                text = sqs_text(fit_json(item, schema, room, text.encode("utf-8")).decode("utf-8"))
-                size = len(text.encode("utf-8"))
-            bodies.append((text, size, item))
-        messages = self._pack(bodies, limit) if self.pack else [([b], b[1]) for b in bodies]
-        return self._calls(messages)
-
-    def _pack(self, bodies: List[Tuple[str, int, Item]], limit: int) -> List[Tuple[List[Tuple[str, int, Item]], int]]:
-        messages: List[Tuple[List[Tuple[str, int, Item]], int]] = []
-        current: List[Tuple[str, int, Item]] = []
-        size = 0
-        overhead = 160  # the attributes of a packed message, generously
-        for body in bodies:
-            cost = body[1] + 1
-            if current and size + cost + overhead > limit:
-                messages.append((current, size))
-                current, size = [], 0
-            current.append(body)
-            size += cost
-        if current:
-            messages.append((current, size))
-        return messages
-
-    def _attributes_size(self, item: Item) -> int:
-        record = item[1]
-        return len("level") + len("String") + len(record.levelname) + len("logger") + len("String") + len(record.name)
-
-    def _entry(self, index: int, parts: List[Tuple[str, int, Item]]) -> Dict[str, Any]:
-        records = [part[2][1] for part in parts]
-        if len(parts) == 1:
-            body = parts[0][0]
-            level, logger = records[0].levelname, records[0].name
-            attributes = {"level": _attribute(level), "logger": _attribute(logger)}
-        else:
-            body = "\n".join(part[0] for part in parts)
-            top = max(records, key=lambda r: r.levelno)
-            names = {r.name for r in records}
-            logger = names.pop() if len(names) == 1 else "*"
-            attributes = {
-                "level": _attribute(top.levelname), "logger": _attribute(logger),
-                "records": {"DataType": "Number", "StringValue": str(len(parts))},
-            }
-        entry: Dict[str, Any] = {"Id": str(index), "MessageBody": body, "MessageAttributes": attributes}
-        if self._fifo:
-            self._message_counter += 1
-            entry["MessageGroupId"] = (logger if self.group_by_logger and logger != "*" else self.message_group_id)[:128]
-            entry["MessageDeduplicationId"] = f"{self._dedup_prefix}-{self._message_counter}"
-        return entry
-
-    def _calls(self, messages: List[Tuple[List[Tuple[str, int, Item]], int]]) -> List[Chunk]:
-        chunks: List[Chunk] = []
-        items: List[Item] = []
-        entries: List[Dict[str, Any]] = []
-        spans: List[Tuple[int, int]] = []
-        call_bytes = 0
-        for parts, size in messages:
-            cost = size + 200  # attributes and ids
-            if entries and (len(entries) == MAX_ENTRIES_PER_CALL or call_bytes + cost > MAX_CALL_BYTES):
-                chunks.append(SqsChunk(items, entries, spans))
-                items, entries, spans, call_bytes = [], [], [], 0
-            spans.append((len(items), len(items) + len(parts)))
-            items.extend(part[2] for part in parts)
-            entries.append(self._entry(len(entries), parts))
-            call_bytes += cost
-        if entries:
-            chunks.append(SqsChunk(items, entries, spans))
-        return chunks
-
-    def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
-        assert isinstance(chunk, SqsChunk)
-        url = self._ensure_queue()
-        response = self._get_client().send_message_batch(QueueUrl=url, Entries=chunk.payloads or [])
-        failed = response.get("Failed") or []
-        if not failed:
-            return Attempt(Outcome.DELIVERED)
-        by_id = {entry["Id"]: i for i, entry in enumerate(chunk.payloads or [])}
-        failed_entries = {by_id[f["Id"]]: f for f in failed if f.get("Id") in by_id}
-        sent: List[int] = []
-        rejected: List[int] = []
-        pending: List[int] = []
-        for index in range(len(chunk.spans)):
-            failure = failed_entries.get(index)
-            target = sent if failure is None else rejected if failure.get("SenderFault") else pending
-            target.extend(chunk.entry_items(index))
-        first = failed[0]
-        error = f"{len(failed)} of {len(chunk.spans)} message(s) failed: {first.get('Code')}: {first.get('Message')}"
-        return Attempt(Outcome.RETRY if pending else Outcome.DELIVERED, error=error,
-                       sent=sent, rejected=rejected, pending=pending)
-
-    def classify_exception(self, exc: BaseException) -> Outcome:
-        code = _error_code(exc)
-        if code is not None:
-            if code in _MISSING_QUEUE and self.queue_name is not None:
-                self._resolved_url = None  # it may be created later, with a new URL
-                self._max_message = None
-            if code in SPLIT_CODES:
-                return Outcome.SPLIT
-            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            return Outcome.RETRY if code in RETRY_CODES or status >= 500 else Outcome.FINAL
-        from botocore.exceptions import BotoCoreError
-
-        if isinstance(exc, BotoCoreError):
-            return Outcome.RETRY  # unreachable endpoint, timeouts, missing credentials
-        return super().classify_exception(exc)
-
-    def describe_failure(self, exc: BaseException) -> str:
-        code = _error_code(exc)
-        if code in _MISSING_QUEUE:
-            return f"queue {self.queue_name or self.queue_url!r} does not exist ({code}); check the name and region"
-        if code in _BAD_CREDENTIALS:
-            return f"the credentials were refused ({code}); check the access key and secret"
-        return super().describe_failure(exc)
-
-    def close_transport(self) -> None:
-        client, self._client = self._client, self._given_client
-        if client is not None and client is not self._given_client:
-            client.close()
-
-    def reset_transport(self) -> None:
-        self._client = self._given_client  # the parent's connections are the parent's
-
-
-def _error_code(exc: BaseException) -> Optional[str]:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = (response.get("Error") or {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-_client_params: Optional[FrozenSet[str]] = None
-
-
-def _check_client_kwargs(kwargs: Mapping[str, Any]) -> None:
-    global _client_params
-    if _client_params is None:
-        import boto3.session
-
-        _client_params = frozenset(inspect.signature(boto3.session.Session.client).parameters) - {"self", "service_name"}
-    unknown = set(kwargs) - _client_params
-    if unknown:
-        raise TypeError(f"unknown boto3 client argument(s): {', '.join(sorted(unknown))}")
+                self._pipeline.last_error = self._sqs.describe_failure(exc)
 
 
 def _current_user() -> str:

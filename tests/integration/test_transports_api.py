@@ -1,0 +1,47 @@
+"""Writing a destination: a Transport class (the new way) and the 0.1 subclass hooks (kept working)."""
+
+from __future__ import annotations
+
+import logging
+from typing import List, Optional, Sequence
+
+from threaded_logging import ThreadedHandler
+from threaded_logging._legacy import Attempt, Chunk
+from threaded_logging._retry import Outcome
+from threaded_logging._transport import Answer, Request, Transport
+
+from ..helpers import make_logger
+
+
+class TestLegacyHooks:
+    def test_a_subclass_with_prepare_and_send_still_ships(self) -> None:
+        """A subclass written against prepare/send/close_transport delivers, retries per its Attempt, and is closed."""
+        calls: List[List[str]] = []
+
+        class Old(ThreadedHandler):
+            closed = False
+
+            def prepare(self, items: List[tuple]) -> List[Chunk]:
+                return [Chunk(items[i:i + 2]) for i in range(0, len(items), 2)]
+
+            def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:
+                calls.append([item[2] for item in chunk.items])
+                if len(calls) == 1:
+                    return Attempt(Outcome.RETRY, error="busy", sent=[0], pending=[1])
+                return Attempt(Outcome.DELIVERED)
+
+            def close_transport(self) -> None:
+                Old.closed = True
+
+            def describe(self) -> str:
+                return "Old(test)"
+
+        handler = Old(flush_interval=10)
+        logger = make_logger("legacy.hooks", handler)
+        for i in range(3):
+            logger.info("r%d", i)
+        assert handler.flush(timeout=10)
+        assert calls[0] == ["r0", "r1"] and ["r1"] in calls and sum(len(c) for c in calls) == 4
+        assert handler.stats()["sent"] == 3 and handler.describe() == "Old(test)"
+        handler.close()
+        assert Old.closed
