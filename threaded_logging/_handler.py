@@ -78,8 +78,9 @@ class ThreadedHandler(logging.Handler):
         self._schema = Schema(opts.static_fields)
         self.transport.schema = self._schema
         self._batch_size = opts.batch_size
-        self._close_lock = threading.Lock()  # guards: _closing
+        self._close_lock = threading.Lock()  # guards: _closing, _released
         self._closing = False
+        self._released = False
         self._close_done = threading.Event()  # set once the first close() is done
         self._close_deadline = 0.0
         self._flush_gave_up_at = -1.0
@@ -140,6 +141,7 @@ class ThreadedHandler(logging.Handler):
         self._start_lock = threading.Lock()  # guards: _started, starting _timer
         self._report = Reporter(self.describe())
         self._timer.report = self._report
+        self._timer.on_exit = self._release_if_closed
         self._pipeline = Pipeline(self.transport, self._buffer, self._ledger, self._spool, opts,
                                   self._report, self._timer.pause)
 
@@ -262,15 +264,28 @@ class ThreadedHandler(logging.Handler):
                 self._timer.stop(timeout=max(0.0, self._close_deadline - time.monotonic()))
             self._pipeline.abandon()
             self._report_losses()
-            if self._timer.is_alive():
-                return  # the worker is stuck inside the transport: leave it be
-            self._close_spool()
-            try:
-                self.transport.close()
-            except Exception as exc:
-                self._report("close_transport", f"releasing the transport failed: {exc!r}")
+            if not self._timer.is_alive():
+                self._release()
+            # else the worker is stuck inside the transport: it releases both when it ends
         finally:
             self._close_done.set()
+
+    def _release_if_closed(self) -> None:
+        """The worker ended (its thread): release what a timed-out close() left."""
+        if self._closing:
+            self._release()
+
+    def _release(self) -> None:
+        """Close the spool and the transport, once."""
+        with self._close_lock:
+            if self._released:
+                return
+            self._released = True
+        self._close_spool()
+        try:
+            self.transport.close()
+        except Exception as exc:
+            self._report("close_transport", f"releasing the transport failed: {exc!r}")
 
     def _report_losses(self) -> None:
         lost = self._ledger.counters()["dropped"] - self._dropped_at_close

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Optional, Protocol, Set
+from typing import Callable, Optional, Protocol, Set
 
 from ._report import Reporter
 
@@ -46,6 +46,8 @@ class ThreadedTimer(threading.Thread):
         self._stop_event = threading.Event()
         #: Where an exception from ``timeout()`` is reported (rate-limited).
         self.report = Reporter(self.name)
+        #: Called on this thread once it is done, after the last ``timeout()``.
+        self.on_exit: Optional[Callable[[], None]] = None
 
     @property
     def interval(self) -> float:
@@ -94,6 +96,8 @@ class ThreadedTimer(threading.Thread):
                     break
                 self._cycle()
             self._cycle()
+            if self.on_exit is not None:
+                self.on_exit()
         finally:
             WORKER_IDENTS.discard(ident)
 
