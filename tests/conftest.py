@@ -10,7 +10,7 @@ import pytest
 
 from threaded_logging._handler import ThreadedHandler, close_all
 
-from .helpers import wait_for
+from .helpers import GatedHandler, wait_for
 
 _created: List[ThreadedHandler] = []
 _original_init = ThreadedHandler.__init__
@@ -47,6 +47,16 @@ def _isolate_logging() -> Iterator[None]:
                 logger.propagate = True
         leaked = wait_for(lambda: not _worker_threads(), timeout=5)
         assert leaked, f"threaded_logging threads leaked: {_worker_threads()}"
+
+
+@pytest.fixture
+def stuck_target() -> Iterator[GatedHandler]:
+    """A stdlib handler stuck in ``emit`` until the test sets ``gate`` (set at the end in any case)."""
+    target = GatedHandler()
+    try:
+        yield target
+    finally:
+        target.gate.set()
 
 
 def _worker_threads() -> List[str]:

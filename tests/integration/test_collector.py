@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +91,9 @@ class TestCollector:
              "--status-interval", "0.5"],
             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )
+        lines: list = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+        reader.start()
         try:
             def up() -> bool:
                 try:
@@ -101,12 +105,14 @@ class TestCollector:
             handler = ThreadedHttpHandler(f"127.0.0.1:{port}", "/", method="POST", flush_interval=10)
             make_logger("collector.cmd", handler).info("through the command")
             assert handler.flush(timeout=5)
-            time.sleep(0.7)  # one status interval, so a status line is printed
+            assert wait_for(lambda: any(" 1 records (" in line for line in lines), timeout=10), "a status line counts it"
         finally:
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=10)
+            proc.wait(10)
+            reader.join(5)
+            proc.stderr.close()  # type: ignore[union-attr]
         assert proc.returncode == 0
-        assert "listening on http://127.0.0.1" in err
-        assert "1 records" in err and "stopped after" in err
+        assert any("listening on http://127.0.0.1" in line for line in lines)
+        assert any("stopped after" in line and "1 records received" in line for line in lines)
         files = list(tmp_path.glob("logs-*.jsonl"))
         assert [json.loads(l)["message"] for l in files[0].read_text().splitlines()] == ["through the command"]

@@ -81,7 +81,7 @@ class TestThreadedFileHandler:
         handler = ThreadedFileHandler(str(tmp_path / "missing" / "x.log"), delay=True, flush_interval=10, max_retry_time=0.2)
         logger = make_logger("file.bad", handler)
         logger.info("lost")
-        handler.flush(timeout=5)
+        assert handler.flush(timeout=5) is False
         stats = handler.stats()
         assert stats["failed"] == 1 and "No such file or directory" in stats["last_error"]
         assert "No such file or directory" in capsys.readouterr().err

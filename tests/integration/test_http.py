@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import logging.handlers
 import ssl
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import pytest
 from threaded_logging import ThreadedHttpHandler
 from threaded_logging.cli.collector import Collector
 
-from ..helpers import log_from_threads, make_logger, wait_for
+from ..helpers import SLACK_S, log_from_threads, make_logger, wait_for
 from .servers import Scripted, free_port, make_certificate, wrap_tls
 
 VARIANTS = [
@@ -115,7 +115,7 @@ class TestFailures:
         make_logger("http.429", handler).info("x")
         assert handler.flush(timeout=10)
         (first, _), (second, _) = scripted.attempts
-        assert 0.95 <= second - first <= 3.0
+        assert 1.0 <= second - first <= 1.0 + SLACK_S, "the second attempt waited for Retry-After"
         assert len(scripted.records) == 1
 
     def test_413_splits_until_it_fits(self, scripted: Scripted) -> None:
@@ -148,44 +148,39 @@ class TestFailures:
         assert [r["message"] for r in scripted.records] == ["c"]
 
     def test_hanging_server_never_slows_the_caller(self, scripted: Scripted) -> None:
-        """While the server holds its reply, 2,000 calls each return in under 5 ms;
-        the records arrive once it recovers."""
+        """While the server holds its reply, 2,000 calls all return; the records arrive once it recovers."""
         scripted.script = ["hang"]
         handler = ThreadedHttpHandler(scripted.address, "/", method="POST", flush_interval=10, timeout=30, capacity=5000)
         logger = make_logger("http.hang", handler)
         logger.info("first")
         assert wait_for(lambda: scripted.attempts, timeout=5)
-        worst = 0
-        # A cyclic-GC pass over this test process's heap (moto, boto3...) can
-        # take milliseconds with any handler; what is checked here is that no
-        # call waits on the stalled server. benchmarks/ measures with GC on.
-        gc.disable()
-        try:
+        done = threading.Event()
+
+        def log() -> None:
             for i in range(2000):
-                started = time.perf_counter()
                 logger.info("n=%d", i)
-                worst = max(worst, time.perf_counter() - started)
-        finally:
-            gc.enable()
-        assert worst < 0.005, worst
+            done.set()
+
+        threading.Thread(target=log).start()
+        assert done.wait(5 * SLACK_S), "a call waited on the server, which holds its reply for 60 s"
+        assert not scripted.release.is_set() and handler.stats()["sent"] == 0
         scripted.release.set()
         assert handler.flush(timeout=20)
         assert [r["message"] for r in scripted.records] == ["first"] + [f"n={i}" for i in range(2000)]
 
     def test_server_down_at_start_then_up(self) -> None:
-        """Nothing is lost when the server comes up 3 s after logging started."""
+        """Nothing is lost when the server comes up after several failed attempts."""
         port = free_port()
         handler = ThreadedHttpHandler(f"127.0.0.1:{port}", "/", method="POST", flush_interval=10)
         logger = make_logger("http.down", handler)
         for i in range(100):
             logger.info("n=%d", i)
-        assert wait_for(lambda: handler.stats()["retried"] >= 1, timeout=5)
-        time.sleep(3)  # the outage itself, not a wait for a result
+        assert wait_for(lambda: handler.stats()["retried"] >= 3, timeout=20), "an outage of three attempts"
         server = Scripted(port=port).start()
         try:
             assert handler.flush(timeout=30)
             assert [r["message"] for r in server.records] == [f"n={i}" for i in range(100)]
-            assert handler.stats()["retried"] >= 2
+            assert handler.stats()["retried"] >= 3
         finally:
             server.stop()
 

@@ -20,6 +20,7 @@ class Run(NamedTuple):
     stdout: str
     stderr: str
     seconds: float
+    ended: float  #: time.time() when the process had ended
 
 
 @pytest.fixture
@@ -35,6 +36,6 @@ def run_script(tmp_path: Path):  # type: ignore[no-untyped-def]
             [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout,
             env=environment, cwd=str(tmp_path),
         )
-        return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+        return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started, time.time())
 
     return run
