@@ -12,7 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Optional, Union
+from typing import Callable, FrozenSet, Optional, Union
 
 #: First backoff step and the ceiling of any single wait, in seconds.
 BACKOFF_BASE_S = 0.2
@@ -28,13 +28,25 @@ class Outcome(enum.Enum):
     FINAL = "final"  #: rejected for good: count as failed
 
 
-def classify_status(status: int) -> Outcome:
-    """Map an HTTP status to the send loop's next step."""
-    if status == 413:
+def default_retryable(status: int) -> bool:
+    """HTTP 408, 429 and 5xx are worth another try."""
+    return status in (408, 429) or status >= 500
+
+
+def classify_status(status: int, retryable: Callable[[int], bool] = default_retryable,
+                    split: FrozenSet[int] = frozenset({413})) -> Outcome:
+    """Map an HTTP status to the send loop's next step.
+
+    Args:
+        status: the response's status.
+        retryable: which other statuses are worth another try (a format's own set).
+        split: which statuses mean "too large".
+    """
+    if 200 <= status < 300:
+        return Outcome.DELIVERED
+    if status in split:
         return Outcome.SPLIT
-    if status in (408, 429) or status >= 500:
-        return Outcome.RETRY
-    return Outcome.DELIVERED if status < 400 else Outcome.FINAL
+    return Outcome.RETRY if retryable(status) else Outcome.FINAL
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -170,8 +170,3 @@ def _run(args: argparse.Namespace, records: int, threads: int, collector: Collec
     out.flush()
     return 0 if lost == 0 and delivered else 1
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="threaded-logging demo")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

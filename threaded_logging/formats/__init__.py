@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Dict, Tuple, Type
 
-from ._base import Format, default_retryable, http_error
+from .._retry import default_retryable
+from ._base import Format, http_error
 
 #: ``format=`` value -> (module, class).
 FORMATS: Dict[str, Tuple[str, str]] = {

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence
 
-from .._retry import parse_retry_after
+from .._retry import Outcome, classify_status, default_retryable, parse_retry_after
 from .._schema import Schema
 from .._snapshot import Item
 from .._transport import Answer, Request
-
-
-def default_retryable(status: int) -> bool:
-    """HTTP 408, 429 and 5xx are worth another try."""
-    return status in (408, 429) or status >= 500
 
 
 class Format:
@@ -38,8 +33,6 @@ class Format:
     options: ClassVar[FrozenSet[str]] = frozenset()
     #: Statuses that mean "too large": the records are sent again in halves.
     split_statuses: ClassVar[FrozenSet[int]] = frozenset({413})
-    #: One record per request (the stdlib form).
-    one_per_request: ClassVar[bool] = False
 
     def __init__(self, schema: Schema, **options: Any) -> None:
         unknown = set(options) - self.options
@@ -67,14 +60,10 @@ class Format:
         halves the request, a retryable status retries (honouring
         ``Retry-After``), anything else fails every record.
         """
-        if 200 <= status < 300:
+        outcome = classify_status(status, self.is_retryable, self.split_statuses)
+        if outcome is Outcome.DELIVERED:
             return Answer.ok(count)
-        error = http_error(status, body)
-        if status in self.split_statuses:
-            return Answer.too_large(count, error)
-        if self.is_retryable(status):
-            return Answer.retry_all(count, error, parse_retry_after(headers.get("Retry-After")))
-        return Answer.fail_all(count, error)
+        return Answer.of(outcome, count, http_error(status, body), parse_retry_after(headers.get("Retry-After")))
 
     @classmethod
     def decode(cls, body: bytes) -> List[Dict[str, Any]]:

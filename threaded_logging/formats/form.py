@@ -19,7 +19,6 @@ class FormFormat(Format):
 
     name: ClassVar[str] = "form"
     content_type: ClassVar[str] = "application/x-www-form-urlencoded"
-    one_per_request: ClassVar[bool] = True
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
         return [Request([item], encode_form(item, self.schema)) for item in items]
