@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ThreadedHandler": "._handler",
+    "Transport": "._transport",
+    "Request": "._transport",
+    "Answer": "._transport",
     "ThreadedTimer": "._timer",
     "JsonFormatter": "._schema",
     "ThreadedFileHandler": ".transports.file",
@@ -31,6 +34,9 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:
     from ._handler import ThreadedHandler as ThreadedHandler
+    from ._transport import Answer as Answer
+    from ._transport import Request as Request
+    from ._transport import Transport as Transport
     from ._schema import JsonFormatter as JsonFormatter
     from ._timer import ThreadedTimer as ThreadedTimer
     from .transports.file import ThreadedFileHandler as ThreadedFileHandler

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 from threaded_logging import ThreadedHandler
@@ -45,3 +46,38 @@ class TestLegacyHooks:
         assert handler.stats()["sent"] == 3 and handler.describe() == "Old(test)"
         handler.close()
         assert Old.closed
+
+
+class TestTransportExample:
+    def test_the_documented_transport_runs(self, tmp_path: "Path") -> None:
+        """docs/examples/transport.py, run as a user would, prints the record as schema JSON and counts it sent."""
+        import json
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[2]
+        proc = subprocess.run([sys.executable, str(root / "docs" / "examples" / "transport.py")], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(root)}, cwd=str(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        record = json.loads(proc.stdout.splitlines()[0])
+        assert (record["message"], record["user"], record["app"]) == ("hello world", "alice", "example")
+        assert record["record_id"] and proc.stderr.strip() == "1 sent"
+
+
+class TestTransportProtocol:
+    def test_a_minimal_transport_gets_the_handlers_schema(self) -> None:
+        """A transport given to ThreadedHandler renders records with the handler's static fields and ids."""
+        seen: List[dict] = []
+
+        class Keep(Transport):
+            def send(self, request: Request, timeout_s: Optional[float]) -> Answer:
+                seen.extend(self.schema.fields(item) for item in request.items)
+                return Answer.ok(len(request.items))
+
+        handler = ThreadedHandler(transport=Keep(), static_fields={"svc": "s"}, flush_interval=10)
+        make_logger("transport.minimal", handler).info("x")
+        assert handler.flush(timeout=5)
+        assert seen[0]["svc"] == "s" and seen[0]["record_id"].startswith(handler._schema.id_prefix)
+        assert handler.describe() == "Keep"

@@ -148,8 +148,8 @@ class ThreadedHttpHandler(ThreadedHandler):
         context: an :class:`ssl.SSLContext` for https (e.g. with your CA).
         format: POST body: ``"ndjson"`` (default, one JSON object per line),
             ``"json"`` (an array), ``"form"`` (stdlib-compatible, one record
-            per request), or a destination's protocol (see
-            :doc:`destinations`).
+            per request), or a destination's own protocol (see
+            ``threaded_logging.formats``).
         compress: gzip POST bodies: True (level 6) or a level 1-9 (default False).
         headers: dict of extra request headers (default none).
         timeout: seconds per request (default 10).
