@@ -168,3 +168,42 @@ class TestSpool:
         assert sorted(messages) == sorted([f"x {i}" for i in range(2000)] + [f"y {i}" for i in range(2000)])
         for tag in ("x", "y"):
             assert [m for m in messages if m[0] == tag] == [f"{tag} {i}" for i in range(2000)]
+
+    def test_files_stay_within_the_bound_during_a_long_outage(self, tmp_path: Path) -> None:
+        """50,000 records into a 2 MB spool with the destination down: its files, log included,
+        never take more than 2 MB x 1.1 + 1 MiB, sampled throughout."""
+        port, spool = free_port(), tmp_path / "spool"
+        script = tmp_path / "bound.py"
+        script.write_text(
+            "import json, logging, os, sys, threading, time\n"
+            "from threaded_logging import ThreadedHttpHandler\n"
+            "spool = sys.argv[2]\n"
+            "handler = ThreadedHttpHandler(f'127.0.0.1:{sys.argv[1]}', '/', method='POST', spool_dir=spool,\n"
+            "    name='bound', flush_interval=20, spool_max_bytes=2_000_000, capacity=60_000, shutdown_timeout=1)\n"
+            "log = logging.getLogger('bound'); log.addHandler(handler); log.propagate = False; log.setLevel(logging.INFO)\n"
+            "worst, stop = [0], threading.Event()\n"
+            "def sample():\n"
+            "    while not stop.is_set():\n"
+            "        total = 0\n"
+            "        for entry in os.scandir(spool):\n"
+            "            try: total += entry.stat().st_size\n"
+            "            except OSError: pass\n"
+            "        worst[0] = max(worst[0], total)\n"
+            "        stop.wait(0.002)\n"
+            "sampler = threading.Thread(target=sample); sampler.start()\n"
+            "for i in range(50_000):\n"
+            "    log.info('outage %d %s', i, 'x' * 200)\n"
+            "    if i % 1000 == 999: time.sleep(0.02)\n"
+            "deadline = time.monotonic() + 60\n"
+            "while handler.stats()['queued'] and time.monotonic() < deadline and handler.stats()['spool_bytes'] < 1_800_000:\n"
+            "    time.sleep(0.05)\n"
+            "handler.close(); stop.set(); sampler.join()\n"
+            "print(json.dumps({'worst': worst[0], **handler.stats()}))\n"
+        )
+        proc = subprocess.run([sys.executable, str(script), str(port), str(spool)], capture_output=True, text=True,
+                              timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        result = stats_of(proc)
+        assert result["spool_bytes"] > 1_500_000, "the spool filled up"
+        assert result["dropped"] > 0 and result["emitted"] == 50_000
+        assert result["worst"] <= 2_000_000 * 1.1 + (1 << 20), result["worst"]
+        print(f"worst on-disk spool bytes: {result['worst']:,}")
