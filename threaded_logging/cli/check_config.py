@@ -226,7 +226,7 @@ def check_ini(path: Path, checker: Checker, boto: bool) -> None:
     for name in formatters:
         section = f"formatter_{name}"
         if not parser.has_section(section):
-            checker.problem(f"[formatters] keys", f"formatter '{name}' has no [{section}] section", f"add [{section}]")
+            checker.problem("[formatters] keys", f"formatter '{name}' has no [{section}] section", f"add [{section}]")
             continue
         dotted = parser.get(section, "class", raw=True, fallback=None)
         if dotted:

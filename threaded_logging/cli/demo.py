@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING, List, Optional, TextIO
+from typing import TYPE_CHECKING, List, TextIO
 
 from .collector import Collector
 
