@@ -8,6 +8,7 @@ from typing import IO, Any, Callable, List, Optional, Sequence
 
 from .._config import DRY_RUN
 from .._handler import ThreadedHandler
+from .._options import choice, whole
 from .._schema import JsonFormatter, Schema, dumps, dumps_bytes
 from .._snapshot import Item, as_stdlib_record
 from .._transport import Answer, Request, Transport
@@ -161,12 +162,9 @@ class ThreadedFileHandler(ThreadedHandler):
         backup_count: int = 0,
         **options: Any,
     ) -> None:
-        if mode not in ("a", "w"):
-            raise ValueError(f"mode must be 'a' or 'w', got {mode!r}")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ValueError(f"max_bytes must be a whole number >= 0, got {max_bytes!r}")
-        if isinstance(backup_count, bool) or not isinstance(backup_count, int) or backup_count < 0:
-            raise ValueError(f"backup_count must be a whole number >= 0, got {backup_count!r}")
+        mode = choice("mode", mode, ("a", "w"))
+        max_bytes = whole("max_bytes", max_bytes, minimum=0)
+        backup_count = whole("backup_count", backup_count, minimum=0)
         if max_bytes and not backup_count:
             raise ValueError("max_bytes needs backup_count >= 1 (rotated files to keep)")
         self.baseFilename = os.path.abspath(os.fspath(filename))
