@@ -24,11 +24,7 @@ from threaded_logging import ThreadedFileHandler, ThreadedHandler, ThreadedHttpH
 from threaded_logging._snapshot import Item
 from threaded_logging._transport import Answer, Request, Transport
 
-from .helpers import make_logger, wait_for
-
-#: Slack for time bounds on a loaded 2-core machine.
-SLACK_S = 1.5
-
+from .helpers import SLACK_S, make_logger, wait_for
 
 class Destination:
     """A live destination and a way to read back what it stored, in order."""
@@ -187,6 +183,11 @@ class Gate(Wrapper):
         super().__init__(inner)
         self.opened = threading.Event()
         self.entered = threading.Event()
+        self.closed = threading.Event()
+
+    def close(self) -> None:
+        super().close()
+        self.closed.set()
 
     def send(self, request: Request, timeout_s: Optional[float]) -> Answer:
         self.entered.set()
@@ -250,6 +251,16 @@ def record_messages(count: int, prefix: str = "n") -> List[str]:
     return [f"{prefix}={i}" for i in range(count)]
 
 
+def hold(handler: ThreadedHandler, gate: Gate, name: str, count: int) -> logging.Logger:
+    """Log "first", wait until the destination holds it, then log ``count`` more records."""
+    logger = make_logger(name, handler)
+    logger.info("first")
+    assert gate.entered.wait(10)
+    for i in range(count):
+        logger.info("n=%d", i)
+    return logger
+
+
 class TestContract:
     def test_fifo_across_batches(self, dest: Destination) -> None:
         """Records arrive in the order they were logged, across many batches, each once."""
@@ -266,11 +277,7 @@ class TestContract:
     def test_drop_newest_counts_exactly_and_ships_a_gap_record(self, dest: Destination, gated: Any) -> None:
         """A full buffer drops new records, counts each, and a gap record stands where they were."""
         handler, gate = gated(capacity=10, flush_interval=10)
-        logger = make_logger("contract.newest", handler)
-        logger.info("first")
-        assert gate.entered.wait(10)
-        for i in range(25):
-            logger.info("n=%d", i)
+        logger = hold(handler, gate, "contract.newest", 25)
         gate.opened.set()
         assert handler.flush(timeout=30) is False, "records emitted before the call were dropped"
         logger.info("after")
@@ -284,11 +291,7 @@ class TestContract:
     def test_drop_oldest_keeps_the_newest(self, dest: Destination, gated: Any) -> None:
         """drop_oldest discards the oldest waiting records; the gap record leads the next batch."""
         handler, gate = gated(capacity=5, flush_interval=10, overflow="drop_oldest")
-        logger = make_logger("contract.oldest", handler)
-        logger.info("first")
-        assert gate.entered.wait(10)
-        for i in range(12):
-            logger.info("n=%d", i)
+        hold(handler, gate, "contract.oldest", 12)
         gate.opened.set()
         assert handler.flush(timeout=30) is False
         got = dest.messages()
@@ -332,27 +335,25 @@ class TestContract:
 
     def test_close_returns_within_shutdown_timeout_when_stuck(
             self, dest: Destination, gated: Any, capsys: pytest.CaptureFixture[str]) -> None:
-        """A destination that never answers: close() returns by shutdown_timeout, the records counted as dropped and reported."""
+        """A destination that never answers: close() returns by shutdown_timeout, the records counted
+        as dropped and reported; once the destination recovers, the worker releases it and counts nothing more."""
         handler, gate = gated(flush_interval=10, shutdown_timeout=0.5)
-        logger = make_logger("contract.close", handler)
-        for i in range(5):
-            logger.info("n=%d", i)
-        assert gate.entered.wait(10)
+        hold(handler, gate, "contract.close", 4)
         started = time.monotonic()
         handler.close()
         assert time.monotonic() - started < 0.5 + SLACK_S
         stats = handler.stats()
         assert (stats["dropped"], stats["queued"], stats["sent"]) == (5, 0, 0)
         assert "5 record(s) not delivered" in capsys.readouterr().err
+        assert not gate.closed.is_set(), "the worker is still inside the destination"
+        gate.opened.set()
+        assert gate.closed.wait(10), "the worker released the destination once it ended"
+        assert handler.stats()["sent"] == 0
 
     def test_stats_balance_after_drops(self, dest: Destination, gated: Any) -> None:
         """At a quiet moment emitted == sent + dropped + failed + queued + spooled."""
         handler, gate = gated(capacity=20, flush_interval=10)
-        logger = make_logger("contract.balance", handler)
-        logger.info("first")
-        assert gate.entered.wait(10)
-        for i in range(100):
-            logger.info("n=%d", i)
+        hold(handler, gate, "contract.balance", 100)
         gate.opened.set()
         handler.flush(timeout=30)
         s = handler.stats()

@@ -1,4 +1,5 @@
-"""ThreadedHandler wrapping stdlib handlers, with real threads."""
+"""ThreadedHandler wrapping stdlib handlers, with real threads (FIFO, overflow, flush, close and
+stats are in tests/test_contract.py, over every transport)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,10 @@ import pytest
 
 from threaded_logging import ThreadedHandler, ThreadedTimer
 
-from ..helpers import SLACK_S, GatedHandler, ListHandler, SlowHandler, log_from_threads, make_logger, wait_for
+from ..helpers import SLACK_S, GatedHandler, ListHandler, log_from_threads, make_logger, wait_for
 
 
 class TestThreadedHandler:
-    def test_records_arrive_in_logged_order_across_batches(self) -> None:
-        """FIFO: 2,500 records in batches of 100 arrive in the order logged."""
-        target = ListHandler()
-        handler = ThreadedHandler(target, batch_size=100, flush_interval=20)
-        logger = make_logger("fifo", handler)
-        for i in range(2500):
-            logger.info("n=%d", i)
-        assert handler.flush(timeout=10)
-        assert target.messages == [f"n={i}" for i in range(2500)]
-        stats = handler.stats()
-        assert stats["sent"] == stats["emitted"] == 2500
-        assert stats["batches"] >= 25
-
     def test_target_runs_on_the_timer_thread(self) -> None:
         """The wrapped handler's emit runs on the named worker thread."""
         target = ListHandler()
@@ -55,18 +43,6 @@ class TestThreadedHandler:
         assert handler.flush(timeout=10)
         assert len(stuck_target.messages) == 1001
 
-    def test_flush_true_when_delivered_false_at_timeout(self, stuck_target: GatedHandler) -> None:
-        """flush() is True once delivered, False when its timeout passes first (having waited for it)."""
-        handler = ThreadedHandler(stuck_target, flush_interval=10)
-        logger = make_logger("flush", handler)
-        logger.info("held")
-        started = time.monotonic()
-        assert handler.flush(timeout=0.3) is False
-        assert 0.3 <= time.monotonic() - started < 0.3 + SLACK_S
-        stuck_target.gate.set()
-        assert handler.flush(timeout=5) is True
-        assert stuck_target.messages == ["held"]
-
     def test_flush_false_when_records_were_dropped(self, stuck_target: GatedHandler) -> None:
         """flush() reports False when a record emitted before it was dropped."""
         handler = ThreadedHandler(stuck_target, flush_interval=10, capacity=1)
@@ -78,56 +54,6 @@ class TestThreadedHandler:
         stuck_target.gate.set()
         assert handler.flush(timeout=5) is False
         assert handler.flush(timeout=5) is True  # nothing new was lost
-
-    def test_overflow_drop_newest_ships_gap_record(self, stuck_target: GatedHandler) -> None:
-        """Exact drop count, and a WARNING gap record where the records were lost."""
-        target = stuck_target
-        handler = ThreadedHandler(target, flush_interval=10, capacity=10)
-        logger = make_logger("gap", handler)
-        logger.info("first")
-        assert target.entered.wait(5)
-        for i in range(25):
-            logger.info("n=%d", i)
-        target.gate.set()
-        assert handler.flush(timeout=5) is False
-        logger.info("after")
-        assert handler.flush(timeout=5)
-        kept = ["first"] + [f"n={i}" for i in range(10)]
-        assert target.messages[:11] == kept
-        gap = target.records[11]
-        assert gap.name == "threaded_logging" and gap.levelno == logging.WARNING
-        assert gap.dropped == 15
-        assert "dropped 15 record(s)" in target.messages[11]
-        assert target.messages[12:] == ["after"]
-        stats = handler.stats()
-        assert (stats["emitted"], stats["sent"], stats["dropped"]) == (27, 12, 15)
-
-    def test_overflow_drop_oldest(self, stuck_target: GatedHandler) -> None:
-        """drop_oldest keeps the newest records and counts the rest."""
-        target = stuck_target
-        handler = ThreadedHandler(target, flush_interval=10, capacity=5, overflow="drop_oldest")
-        logger = make_logger("oldest", handler)
-        logger.info("first")
-        assert target.entered.wait(5)
-        for i in range(12):
-            logger.info("n=%d", i)
-        target.gate.set()
-        assert handler.flush(timeout=5) is False
-        assert target.messages[0] == "first"
-        assert target.records[1].name == "threaded_logging" and target.records[1].dropped == 7
-        assert target.messages[2:] == [f"n={i}" for i in range(7, 12)]
-        assert handler.stats()["dropped"] == 7
-
-    def test_overflow_block_waits_then_delivers_everything(self) -> None:
-        """With overflow='block' a slow target slows the caller but loses nothing."""
-        target = SlowHandler(0.002)
-        handler = ThreadedHandler(target, flush_interval=10, capacity=5, batch_size=5, overflow="block", block_timeout=10)
-        logger = make_logger("block", handler)
-        for i in range(60):
-            logger.info("n=%d", i)
-        assert handler.flush(timeout=10)
-        assert target.messages == [f"n={i}" for i in range(60)]
-        assert handler.stats()["dropped"] == 0
 
     def test_eight_threads_every_record_exactly_once(self) -> None:
         """8 threads logging concurrently: every record arrives once, per-thread order kept."""
@@ -206,41 +132,6 @@ class TestThreadedHandler:
         assert target.messages == ["before"]
         stats = handler.stats()
         assert (stats["emitted"], stats["sent"], stats["dropped"]) == (2, 1, 1)
-
-    def test_close_gives_up_at_shutdown_timeout(self, stuck_target: GatedHandler,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-        """A stuck target: close() returns at its deadline, leftovers counted and reported;
-        when the target recovers the counters stay as settled and the target is closed."""
-        target = stuck_target
-        handler = ThreadedHandler(target, flush_interval=10, shutdown_timeout=0.5)
-        logger = make_logger("deadline", handler)
-        for i in range(5):
-            logger.info("n=%d", i)
-        assert target.entered.wait(5)
-        started = time.monotonic()
-        handler.close()
-        assert time.monotonic() - started < 0.5 + SLACK_S
-        stats = handler.stats()
-        assert stats["dropped"] == 5 and stats["queued"] == 0
-        assert "5 record(s) not delivered" in capsys.readouterr().err
-        closed = threading.Event()
-        target.close = closed.set  # type: ignore[method-assign]
-        target.gate.set()
-        assert wait_for(lambda: not handler._timer.is_alive(), timeout=5)
-        assert closed.wait(5), "the worker released the target once it ended"
-        assert handler.stats()["sent"] == 0
-
-    def test_stats_balance(self) -> None:
-        """At a quiet moment emitted == sent + dropped + failed + queued + spooled."""
-        target = ListHandler()
-        handler = ThreadedHandler(target, flush_interval=10, capacity=50)
-        logger = make_logger("balance", handler)
-        for i in range(500):
-            logger.info("n=%d", i)
-        handler.flush(timeout=5)  # True or False, depending on drops: the balance is what is checked
-        s = handler.stats()
-        assert s["emitted"] == 500
-        assert s["emitted"] == s["sent"] + s["dropped"] + s["failed"] + s["queued"] + s["spooled"]
 
     def test_handler_needs_a_target(self) -> None:
         """The base class without a target or a transport is refused clearly."""

@@ -6,7 +6,6 @@ import logging
 import logging.handlers
 import ssl
 import threading
-import time
 from pathlib import Path
 
 import pytest

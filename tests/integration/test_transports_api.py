@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 from threaded_logging import ThreadedHandler
 from threaded_logging._legacy import Attempt, Chunk

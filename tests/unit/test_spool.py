@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from threaded_logging._spool import Segment, Spool, freeze, identity_filename, thaw
+from threaded_logging._spool import Spool, freeze, identity_filename, thaw
 
 
 def item(i: int, **extra: object) -> tuple:
