@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ThreadedHandler": "._handler",
+    "handle_sigterm": "._exit",
     "Transport": "._transport",
     "Request": "._transport",
     "Answer": "._transport",

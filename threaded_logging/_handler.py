@@ -10,6 +10,7 @@ import time
 import weakref
 from typing import Any, Iterable, List, Mapping, Optional
 
+from . import _exit
 from ._buffer import Buffer
 from ._config import DRY_RUN, build_handler
 from ._ledger import Ledger
@@ -92,6 +93,8 @@ class ThreadedHandler(logging.Handler):
                                 self._schema.record_id)
         self._reset_runtime()
         _LIVE.add(self)
+        if not DRY_RUN.active:
+            _exit.on_handler_created()
         if self._spool is not None:
             self._start()  # records an earlier run left are sent without waiting for a log call
 
@@ -362,12 +365,18 @@ def close_all(handlers: Optional[Iterable[ThreadedHandler]] = None) -> None:
         handler._finish_close()
 
 
+def _longest_timeout() -> float:
+    return max((handler.options.shutdown_timeout_s for handler in list(_LIVE)), default=0.0)
+
+
 def _after_fork_in_child() -> None:
     WORKER_IDENTS.clear()
     for handler in list(_LIVE):
         handler._after_fork_in_child()
 
 
+_exit.close_all = close_all
+_exit.longest_timeout = _longest_timeout
 os.register_at_fork(after_in_child=_after_fork_in_child)
 # Registered after logging's own hook, so this runs first: every threaded
 # handler drains in parallel, then logging.shutdown() finds them closed.
