@@ -152,3 +152,16 @@ def pid_of(message: str, prefix: str) -> Optional[int]:
 def report(name: str, **facts: Any) -> None:
     """One line of what a framework run did; shown by ``pytest -rP``."""
     print(f"{name}: " + ", ".join(f"{key}={value}" for key, value in facts.items()))
+
+
+def hit_until_all_answer(server: Server, prefix: str, workers: int, timeout: float = 60.0) -> List[Tuple[str, int]]:
+    """Rounds of 6 concurrent requests until ``workers`` distinct pids have answered."""
+    answered: List[Tuple[str, int]] = []
+    rounds = iter(range(10_000))
+
+    def all_answered() -> bool:
+        answered.extend(server.hit(f"{prefix}{next(rounds)}-{i}" for i in range(6)))
+        return len({pid for _, pid in answered}) >= workers
+
+    assert wait_for(all_answered, timeout, interval=0.05), f"pids seen: {sorted({p for _, p in answered})}"
+    return answered
