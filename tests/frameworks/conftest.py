@@ -7,7 +7,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 
 import pytest
 
-from ..integration.conftest import collector  # noqa: F401 - the fixture, shared
+from ..integration.conftest import aws_env, collector, moto_endpoint  # noqa: F401 - the fixtures, shared
 from .support import Server, free_port
 
 
