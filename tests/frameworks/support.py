@@ -38,7 +38,9 @@ class Server:
         self._out = open(directory / "server.out", "wb")  # noqa: SIM115 - closed in stop()
         self._err_path = directory / "server.err"
         self._err = open(self._err_path, "wb")  # noqa: SIM115
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]), **env}
+        # HOME too: gunicorn puts its control socket under ~/.gunicorn
+        environment = {**os.environ, "HOME": str(directory),
+                       "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]), **env}
         self.proc = subprocess.Popen(
             [sys.executable, *args], cwd=str(directory), env=environment,
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,

@@ -50,7 +50,7 @@ class TestFromHTTPHandler:
                 if isinstance(handler, ThreadedHttpHandler):
                     assert handler.flush(timeout=10)
                 handler.close()
-            assert wait_for(lambda: len(collector.records) == start + 2, 10)
+            assert wait_for(lambda want=start + 2: len(collector.records) == want, 10)
             received.append(collector.records[start:])
         for stdlib, ours in zip(*received):
             assert set(stdlib) <= set(ours)
