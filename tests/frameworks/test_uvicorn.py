@@ -63,7 +63,8 @@ class TestUvicorn:
                app=len(app_requests(records)), worker_pids=sorted(workers), parent=server.pid, exit=code)
 
     @pytest.mark.xfail(strict=True, reason="uvicorn ends each worker by raising SIGTERM again, so exit "
-                       "handlers do not run: needs the SIGTERM hook (crash-safety issue)")
+                       "handlers do not run; its workers are multiprocessing (spawn) children, where the "
+                       "SIGTERM hook as specified is not installed")
     def test_records_logged_after_the_lifespan_shutdown_arrive(
         self, start_server: Callable[..., Server], collector: Collector, tmp_path: Path
     ) -> None:
