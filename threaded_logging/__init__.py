@@ -29,6 +29,7 @@ _EXPORTS = {
     "RequestLogger": ".hooks.boto",
     "log_boto3_requests": ".hooks.botocore",
     "log_requests": ".hooks.requests",
+    "log_httpx_requests": ".hooks.httpx",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._transport import Transport as Transport
     from ._schema import JsonFormatter as JsonFormatter
     from ._timer import ThreadedTimer as ThreadedTimer
+    from .hooks.httpx import log_httpx_requests as log_httpx_requests
     from .transports.file import ThreadedFileHandler as ThreadedFileHandler
 
 

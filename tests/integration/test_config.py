@@ -104,22 +104,6 @@ class TestExamples:
         assert [(r["message"], r["app"]) for r in collector.records] == [("from ini", "billing")]
         assert (tmp_path / "app.log").read_text().strip().endswith("INFO z from ini")
 
-    def test_django_settings(self, collector: Collector, tmp_path: Path) -> None:
-        """docs/examples/django_settings.py LOGGING works as Django applies it (dictConfig)."""
-        settings = runpy.run_path(str(localized("django_settings.py", collector, tmp_path)))
-        logging.config.dictConfig(settings["LOGGING"])
-        logging.getLogger("django.request").info("GET /cart 200")
-        assert flush_all()
-        assert [(r["message"], r["framework"]) for r in collector.records] == [("GET /cart 200", "django")]
-
-    def test_gunicorn_conf(self, collector: Collector, tmp_path: Path) -> None:
-        """docs/examples/gunicorn_conf.py logconfig_dict ships gunicorn's loggers."""
-        conf = runpy.run_path(str(localized("gunicorn_conf.py", collector, tmp_path)))
-        logging.config.dictConfig(conf["logconfig_dict"])
-        logging.getLogger("gunicorn.access").info('"GET / HTTP/1.1" 200')
-        assert flush_all()
-        assert [(r["logger"], r["server"]) for r in collector.records] == [("gunicorn.access", "gunicorn")]
-
     @pytest.mark.skipif(sys.version_info >= (3, 12), reason="boto 2 does not import on Python >= 3.12")
     def test_boto_config_ships_after_import_boto(self, sqs_queue: Consumer, moto_endpoint: str, tmp_path: Path) -> None:
         """With BOTO_CONFIG set, `import boto` configures logging: app records reach SQS,

@@ -50,6 +50,29 @@ def describe_error(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}")[:500]
 
 
+def http_fields(method: str, url: str, status: Optional[int], duration: Optional[float],
+                size: Optional[int]) -> Dict[str, Any]:
+    """The fields of one HTTP exchange; ``error`` is set for no status or >= 400."""
+    host, path = split_url(url)
+    return {
+        "action": f"{method} {path}",
+        "method": method,
+        "host": host,
+        "path": path,
+        "status": status,
+        "duration": duration,
+        "size": size,
+        "error": status is None or status >= 400,
+    }
+
+
+def failure_fields(method: str, url: str, duration: float, exc: BaseException) -> Dict[str, Any]:
+    """The fields of a request that got no response (refused, timed out)."""
+    fields = http_fields(method, url, None, duration, None)
+    fields["error_detail"] = describe_error(exc)
+    return fields
+
+
 def log_request(logger: logging.Logger, level: int, fields: Dict[str, Any]) -> None:
     """Emit one request record; its message is the fields in a short line."""
     if not logger.isEnabledFor(level):

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Union
 
-from ._fields import content_length, describe_error, log_request, resolve_level, resolve_logger, split_url
+from ._fields import content_length, failure_fields, http_fields, log_request, resolve_level, resolve_logger
 
 if TYPE_CHECKING:
     import requests
@@ -24,18 +24,8 @@ def _size(response: "requests.Response") -> Any:
 def response_fields(response: "requests.Response") -> Dict[str, Any]:
     """The record fields for one response (one per redirect hop)."""
     request = response.request
-    host, path = split_url(str(request.url or response.url))
-    method = str(request.method or "GET")
-    return {
-        "action": f"{method} {path}",
-        "method": method,
-        "host": host,
-        "path": path,
-        "status": response.status_code,
-        "duration": response.elapsed.total_seconds(),
-        "size": _size(response),
-        "error": response.status_code >= 400,
-    }
+    return http_fields(str(request.method or "GET"), str(request.url or response.url),
+                       response.status_code, response.elapsed.total_seconds(), _size(response))
 
 
 def log_requests(
@@ -75,13 +65,8 @@ def log_requests(
         try:
             return original_send(request, **kwargs)
         except Exception as exc:
-            host, path = split_url(str(request.url))
-            method = str(request.method or "GET")
-            log_request(target, lvl, {
-                "action": f"{method} {path}", "method": method, "host": host, "path": path,
-                "status": None, "duration": time.monotonic() - started, "size": None,
-                "error": True, "error_detail": describe_error(exc),
-            })
+            log_request(target, lvl, failure_fields(
+                str(request.method or "GET"), str(request.url), time.monotonic() - started, exc))
             raise
 
     session.hooks.setdefault("response", []).append(on_response)
