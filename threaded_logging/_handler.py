@@ -115,7 +115,7 @@ class ThreadedHandler(logging.Handler):
 
     def identity(self) -> str:
         """What names this handler's spool: its ``name`` if set, else its destination."""
-        return self.get_name() or self.describe()
+        return self.get_name() or self.transport.identity()
 
     def set_name(self, name: str) -> None:
         """Set the name; with a spool, records an earlier run left under the
@@ -216,6 +216,7 @@ class ThreadedHandler(logging.Handler):
         """
         if _get_ident() in WORKER_IDENTS:
             return False  # the worker cannot wait for itself
+        _fill_level_caches_if_configuring()
         limit = self.options.shutdown_timeout_s if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + limit
         if not self._pipeline.adopted.is_set() and self._started:
@@ -249,6 +250,7 @@ class ThreadedHandler(logging.Handler):
             if self._closing:
                 return False
             self._closing = True
+        _fill_level_caches_if_configuring()
         now = time.monotonic()
         recently_gave_up = now - self._flush_gave_up_at < 1.0
         budget = 0.0 if recently_gave_up else self.options.shutdown_timeout_s
@@ -347,6 +349,26 @@ class ThreadedHandler(logging.Handler):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()} ({logging.getLevelName(self.level)})>"
+
+
+def _fill_level_caches_if_configuring() -> None:
+    """When the caller holds logging's module lock (``dictConfig`` does while it
+    flushes and closes the old handlers), answer every logger's level check now.
+
+    ``setLevel`` anywhere empties every logger's ``isEnabledFor`` cache, and
+    refilling one takes the module lock: the worker's own logging calls
+    (urllib3, botocore) would wait for the lock this thread holds while it
+    waits for the worker, until the shutdown deadline.
+    """
+    owned = getattr(logging._lock, "_is_owned", None)  # type: ignore[attr-defined]
+    if owned is None or not owned():
+        return
+    levels = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+    loggers = [logging.getLogger()] + list(logging.Logger.manager.loggerDict.values())
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            for level in levels:
+                logger.isEnabledFor(level)
 
 
 def _target(handler: Optional[Any]) -> Optional[logging.Handler]:

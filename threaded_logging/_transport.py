@@ -172,8 +172,13 @@ class Transport:
         """In a forked child: drop what belongs to the parent (sockets, files)."""
 
     def describe(self) -> str:
-        """The destination, for messages and the spool's identity (never secrets)."""
+        """The destination, for messages (never secrets)."""
         return type(self).__name__
+
+    def identity(self) -> str:
+        """What names the spool of a handler without a ``name``: the destination,
+        told apart from others that differ only in a secret (never the secret itself)."""
+        return self.describe()
 
 
 def describe_error(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 
 import pytest
 
-from ..integration.conftest import aws_env, collector, moto_endpoint  # noqa: F401 - the fixtures, shared
+from ..integration.conftest import collector  # noqa: F401 - the fixture, shared (moto_endpoint and aws_env are in tests/conftest.py)
 from .support import Server, free_port
 
 

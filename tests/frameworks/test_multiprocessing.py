@@ -17,7 +17,6 @@ from .support import EXAMPLES, ROOT, duplicates, report, wait_records
 
 TASKS = 60
 EXAMPLE_FILES = ["mp_pool.py", "process_pool.py"]
-EXIT_HOOK = pytest.mark.xfail(strict=True, reason="needs the multiprocessing exit hook (crash-safety issue)")
 
 # The example is run as its own __main__, as `python mp_pool.py` would; only
 # the start method is chosen first, as an application's entry point does.
@@ -68,15 +67,9 @@ def check_all_arrive_once(name: str, method: str, collector: Collector, tmp_path
 @pytest.mark.slow
 class TestPools:
     @pytest.mark.parametrize("name", EXAMPLE_FILES)
-    def test_spawn_workers_ship_every_record_once(self, name: str, collector: Collector, tmp_path: Path) -> None:
-        """Under "spawn", every task's record arrives once from a worker and the script exits 0."""
-        check_all_arrive_once(name, "spawn", collector, tmp_path)
-
-    @EXIT_HOOK
-    @pytest.mark.parametrize("name", EXAMPLE_FILES)
-    @pytest.mark.parametrize("method", ["fork", "forkserver"])
-    def test_forked_workers_ship_every_record_once(self, name: str, method: str, collector: Collector,
-                                                   tmp_path: Path) -> None:
-        """Under "fork" and "forkserver" (workers end through os._exit), every task's record
-        arrives once too."""
+    @pytest.mark.parametrize("method", ["spawn", "fork", "forkserver"])
+    def test_workers_ship_every_record_once(self, name: str, method: str, collector: Collector,
+                                            tmp_path: Path) -> None:
+        """Under every start method (fork and forkserver workers end through os._exit), every
+        task's record arrives once from a worker and the script exits 0."""
         check_all_arrive_once(name, method, collector, tmp_path)

@@ -32,6 +32,7 @@ class Scripted(ThreadingHTTPServer):
         self.records: List[Dict[str, Any]] = []
         self.attempts: List[Tuple[float, int]] = []  # (monotonic time, body bytes)
         self.headers_seen: List[Dict[str, str]] = []
+        self.paths: List[str] = []
         self.release = threading.Event()
         self.max_body = max_body
         self.lock = threading.Lock()
@@ -72,6 +73,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.attempts.append((time.monotonic(), length))
             self.server.headers_seen.append(dict(self.headers))
+            self.server.paths.append(self.path)
         action = self.server.next_action()
         if self.server.max_body is not None and length > self.server.max_body:
             action = 413

@@ -263,3 +263,24 @@ class TestConcurrency:
         assert handler.flush(timeout=30)
         messages = [r["message"] for r in collector.records]
         assert len(messages) == 8000 == len(set(messages))
+
+
+class TestSecretsInTheUrl:
+    def test_a_token_in_the_query_never_reaches_stderr_or_last_error(
+            self, scripted: Scripted, capsys: pytest.CaptureFixture[str]) -> None:
+        """A token passed in the URL's query is masked in every message, and still sent."""
+        scripted.script = [400]
+        handler = ThreadedHttpHandler(scripted.address, "/ingest?token=S3CRET&region=eu", method="POST",
+                                      flush_interval=10)
+        make_logger("http.token", handler).info("x")
+        assert handler.flush(timeout=10) is False
+        text = capsys.readouterr().err + str(handler.stats()["last_error"]) + repr(handler) + handler.identity()
+        assert "S3CRET" not in text and "token=***" in text
+        assert scripted.paths[-1].endswith("token=S3CRET&region=eu"), "the request itself keeps it"
+
+    def test_handlers_differing_only_in_a_secret_have_distinct_spool_identities(self) -> None:
+        """Two endpoints that differ only in the token never share a spool (records go where they were meant to)."""
+        first = ThreadedHttpHandler("h:1", "/?token=a", method="POST")
+        second = ThreadedHttpHandler("h:1", "/?token=b", method="POST")
+        assert first.describe() == second.describe() and first.identity() != second.identity()
+        assert "token=a" not in first.identity()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import ssl
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 # Imported with the handler, not on first send: an import holds the GIL for a
 # tenth of a second, which the timer thread would take from the application.
@@ -71,7 +73,11 @@ class HttpTransport(Transport):
         self._format.schema = value
 
     def describe(self) -> str:
-        return f"{self.method} {self.endpoint}"
+        return f"{self.method} {_without_secrets(self.endpoint)}"
+
+    def identity(self) -> str:
+        digest = hashlib.sha1(self.endpoint.encode("utf-8")).hexdigest()[:12]
+        return f"{self.describe()}#{digest}"
 
     def _get_session(self) -> "requests.Session":
         session = self._session
@@ -122,6 +128,14 @@ class HttpTransport(Transport):
     def after_fork(self) -> None:
         # The parent's pooled sockets are the parent's: never write to them.
         self._session = None
+
+
+def _without_secrets(url: str) -> str:
+    """The URL with its query values and user info masked: tokens often travel there."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "&".join(f"{name}=***" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _with_error(answer: Answer, error: str) -> Answer:
@@ -198,7 +212,6 @@ class ThreadedHttpHandler(ThreadedHandler):
         body_format = format_class(choice("format", format, tuple(FORMATS)))(Schema(), **format_options)
         self.host = host
         self.url = url
-        self.method = method
         self.secure = bool(secure)
         self.body_format = format
         self.compress_level = level
@@ -213,7 +226,18 @@ class ThreadedHttpHandler(ThreadedHandler):
             headers=_check_headers(headers), credentials=_pair(credentials),
             context=context, verify=True if verify is None else verify,
         )
+        self._http = transport
         super().__init__(transport=transport, **options)
+
+    @property
+    def method(self) -> str:
+        """``"GET"`` or ``"POST"``; settable, as on the stdlib's ``HTTPHandler``
+        (it applies to the next batch)."""
+        return self._http.method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        self._http.method = choice("method", str(value).upper(), ("GET", "POST"))
 
 
 def _check_destination(host: Any, url: Any, credentials: Any, secure: bool, allow_insecure: bool,
