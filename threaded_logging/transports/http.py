@@ -15,7 +15,8 @@ from .._snapshot import Item
 from .._delivery import Attempt, Chunk
 from .._handler import ThreadedHandler
 from .._retry import Outcome, classify_status, parse_retry_after
-from ._encode import encode_form, pack_json
+from ..formats import format_class
+from ._encode import encode_form
 
 FORMATS = {
     "ndjson": "application/x-ndjson",
@@ -126,6 +127,7 @@ class ThreadedHttpHandler(ThreadedHandler):
         self._endpoint = f"{'https' if secure else 'http'}://{host}{url}"
         self._session: Optional[requests.Session] = None
         super().__init__(**options)
+        self._format = format_class(format)(self._schema)
 
     def describe(self) -> str:
         return f"{self.method} {self._endpoint}"
@@ -144,19 +146,9 @@ class ThreadedHttpHandler(ThreadedHandler):
     def prepare(self, items: List[Item]) -> List[Chunk]:
         if self.method == "GET" or self.body_format == "form":
             return [Chunk([item], [encode_form(item, self._schema)]) for item in items]
-        # each payload carries its separator: "\n" ends an NDJSON line, ","
-        # follows a JSON array element (the last one becomes the "]")
-        end = b"\n" if self.body_format == "ndjson" else b","
-        return pack_json(items, self._schema, end, self.max_batch_bytes - (1 if self.body_format == "json" else 0))
+        return [Chunk(list(request.items), [request.body]) for request in self._format.encode(items, self.max_batch_bytes, None)]
 
     def _body(self, payloads: List[bytes]) -> bytes:
-        if self.body_format == "ndjson":
-            return b"".join(payloads)
-        if self.body_format == "json":
-            body = bytearray(b"[")
-            body += b"".join(payloads)
-            body[-1:] = b"]"
-            return bytes(body)
         return payloads[0]
 
     def send(self, chunk: Chunk, timeout_s: Optional[float]) -> Attempt:

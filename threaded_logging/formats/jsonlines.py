@@ -1,0 +1,88 @@
+"""The project's own JSON schema: NDJSON (one object per line) or a JSON array.
+
+What Vector, Fluent Bit (``json`` only), Fluentd, Logstash, VictoriaLogs and
+the project's collector ingest. The answer is read from the status alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Dict, List, Optional, Sequence
+
+from .._schema import dumps_bytes
+from .._snapshot import Item
+from .._transport import Request
+from ..transports._encode import fit_json
+from ._base import Format
+
+
+class NdjsonFormat(Format):
+    """One JSON object per line (``application/x-ndjson``)."""
+
+    name: ClassVar[str] = "ndjson"
+    content_type: ClassVar[str] = "application/x-ndjson"
+    #: What precedes the records, and what follows each one (an array's
+    #: last "," becomes its "]").
+    _start: ClassVar[bytes] = b""
+    _end: ClassVar[bytes] = b"\n"
+
+    def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
+        # The worker's per-record cost is this loop: keep it flat. Appending
+        # the separator also makes each part a new, right-sized object, so
+        # orjson's large buffer is freed at once; thousands of those buffers
+        # held together send glibc's allocator down a slow path (measured:
+        # 5 us per record instead of 0.5 us).
+        end = self._end
+        limit = max_bytes - len(self._start)
+        most = max_records or len(items) or 1
+        fields = self.schema.fields
+        requests: List[Request] = []
+        run_items: List[Item] = []
+        run: List[bytes] = []
+        size = 0
+        for item in items:
+            data = dumps_bytes(fields(item)) + end
+            if len(data) > limit:
+                data = fit_json(item, self.schema, limit - len(end), data) + end
+            if run and (size + len(data) > limit or len(run) >= most):
+                requests.append(Request(run_items, self._body(run)))
+                run_items, run, size = [], [], 0
+            run_items.append(item)
+            run.append(data)
+            size += len(data)
+        if run:
+            requests.append(Request(run_items, self._body(run)))
+        return requests
+
+    def _body(self, parts: List[bytes]) -> bytes:
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, body: bytes) -> List[Dict[str, Any]]:
+        records = [json.loads(line) for line in body.split(b"\n") if line.strip()]
+        if not all(isinstance(r, dict) for r in records):
+            raise ValueError("every NDJSON line must be a JSON object")
+        return records
+
+
+class JsonArrayFormat(NdjsonFormat):
+    """A JSON array of objects (``application/json``)."""
+
+    name: ClassVar[str] = "json"
+    content_type: ClassVar[str] = "application/json"
+    _start: ClassVar[bytes] = b"["
+    _end: ClassVar[bytes] = b","
+
+    def _body(self, parts: List[bytes]) -> bytes:
+        body = bytearray(b"[")
+        body += b"".join(parts)
+        body[-1:] = b"]"
+        return bytes(body)
+
+    @classmethod
+    def decode(cls, body: bytes) -> List[Dict[str, Any]]:
+        data = json.loads(body)
+        records = data if isinstance(data, list) else [data]
+        if not all(isinstance(r, dict) for r in records):
+            raise ValueError("a JSON body must be an object or an array of objects")
+        return records
