@@ -18,6 +18,7 @@ FORMATS: Dict[str, Tuple[str, str]] = {
     "ndjson": (".jsonlines", "NdjsonFormat"),
     "json": (".jsonlines", "JsonArrayFormat"),
     "form": (".form", "FormFormat"),
+    "otlp": (".otlp", "OtlpFormat"),
 }
 
 
