@@ -19,6 +19,7 @@ FORMATS: Dict[str, Tuple[str, str]] = {
     "json": (".jsonlines", "JsonArrayFormat"),
     "form": (".form", "FormFormat"),
     "otlp": (".otlp", "OtlpFormat"),
+    "elasticsearch": (".elasticsearch", "ElasticsearchFormat"),
 }
 
 
