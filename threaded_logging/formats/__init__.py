@@ -20,6 +20,7 @@ FORMATS: Dict[str, Tuple[str, str]] = {
     "form": (".form", "FormFormat"),
     "otlp": (".otlp", "OtlpFormat"),
     "elasticsearch": (".elasticsearch", "ElasticsearchFormat"),
+    "loki": (".loki", "LokiFormat"),
 }
 
 
