@@ -21,6 +21,7 @@ FORMATS: Dict[str, Tuple[str, str]] = {
     "otlp": (".otlp", "OtlpFormat"),
     "elasticsearch": (".elasticsearch", "ElasticsearchFormat"),
     "loki": (".loki", "LokiFormat"),
+    "splunk_hec": (".splunk_hec", "SplunkHecFormat"),
 }
 
 
