@@ -7,6 +7,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from threaded_logging._schema import dumps_bytes
 from threaded_logging.formats.loki import MAX_LINE_BYTES, LokiFormat, label_name
 
 from ..format_records import CREATED, CREATED_NS, make_item, make_items, schema
@@ -43,6 +44,15 @@ class TestLokiBody:
         [stream] = streams(fmt, [make_item(extra={"http.status": 200, "9lives": "cat"})])
         assert stream["stream"] == {"app": "shop", "team_x": "core", "http_status": "200", "_9lives": "cat", "level": "INFO"}
         assert label_name("a.b-c d") == "a_b_c_d" and label_name("") == "_"
+
+    def test_lines_hold_the_schema_json_exactly(self) -> None:
+        """Quotes, backslashes, control characters and non-ASCII survive the line's escaping unchanged."""
+        fmt = LokiFormat(schema())
+        item = make_item(msg='q"uo\\te \\" tab\t nl\n nul\x00 é ✓ \u2028', args=(), extra={"path\\x": "a\"b"})
+        [stream] = streams(fmt, [item])
+        [[_, line]] = stream["values"]
+        assert line == dumps_bytes(fmt.schema.fields(item)).decode()
+        assert LokiFormat.decode(fmt.encode([item], 1 << 20, None)[0].body)[0]["message"] == item[2]
 
     def test_long_lines_are_cut_to_lokis_limit(self) -> None:
         """A line over Loki's default max_line_size (256KB) is cut, so Loki does not drop it."""

@@ -17,9 +17,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from json.encoder import encode_basestring
 from operator import itemgetter
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .._schema import Schema, dumps_bytes
 from .._snapshot import RECORD, Item
@@ -28,13 +27,6 @@ from ..transports._encode import created_ns, cut_utf8, fit_encoded
 from ._base import Format, http_error
 from ._decode import time_fields
 from .otlp import service_name
-
-_json_string: Callable[[str], bytes]
-try:  # optional, as in the schema: ten times faster
-    from orjson import dumps as _json_string
-except ImportError:  # pragma: no cover - depends on the environment
-    def _json_string(value: str) -> bytes:
-        return encode_basestring(value).encode("utf-8")
 
 #: Loki's default ``max_line_size`` (256KB, read as 256,000 bytes): Loki
 #: drops a longer line, so longer lines are cut to this.
@@ -120,32 +112,35 @@ class LokiFormat(Format):
         return head
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
-        base = len(b'{"streams":[]}')
+        room = max_bytes - len(b'{"streams":[]}')
         most = max_records or len(items) or 1
-        fields = self.schema.fields
+        fields, head_of = self.schema.fields, self._head
         label_fields = [field for field, _ in self.labels]
         requests: List[Request] = []
         run_items: List[Item] = []
         streams: Dict[bytes, List[Tuple[int, bytes]]] = {}
-        size = base
+        size = 0
         for item in items:
             record = fields(item)
-            stream = self._head(tuple(map(record.get, label_fields)))
+            stream = head_of(tuple(map(record.get, label_fields)))
             head = len(stream) + 3  # "]}," closes a stream
             nanos = created_ns(item[RECORD].created)
             entry = _entry(nanos, record)
-            if len(entry) + 1 > min(max_bytes - base - head, MAX_LINE_BYTES):
-                limit = min(max_bytes - base - head - 1, MAX_LINE_BYTES)
+            cost = len(entry) + 1
+            if cost > room - head or cost > MAX_LINE_BYTES:
+                limit = min(room - head - 1, MAX_LINE_BYTES)
                 entry = fit_encoded(item, self.schema, limit, functools.partial(_entry, nanos))
-            if run_items and (size + len(entry) + 1 + (0 if stream in streams else head) > max_bytes or len(run_items) >= most):
+                cost = len(entry) + 1
+            entries = streams.get(stream)
+            if run_items and (size + cost + (0 if entries is not None else head) > room or len(run_items) >= most):
                 requests.append(Request(run_items, self._body(streams)))
-                run_items, streams, size = [], {}, base
-            if stream not in streams:
-                streams[stream] = []
+                run_items, streams, size, entries = [], {}, 0, None
+            if entries is None:
+                entries = streams[stream] = []
                 size += head
-            streams[stream].append((int(nanos), entry))
+            entries.append((int(nanos), entry))
             run_items.append(item)
-            size += len(entry) + 1
+            size += cost
         if run_items:
             requests.append(Request(run_items, self._body(streams)))
         return requests
@@ -188,8 +183,13 @@ class LokiFormat(Format):
 
 
 def _entry(nanos: str, fields: Mapping[str, Any]) -> bytes:
-    """``["<ns>","<schema JSON>"]``: the line as a JSON string inside the push body."""
-    return b'["' + nanos.encode("ascii") + b'",' + _json_string(dumps_bytes(fields).decode("utf-8")) + b"]"
+    """``["<ns>","<schema JSON>"]``: the line as a JSON string inside the push body.
+
+    The schema JSON holds no raw control character (JSON escapes them), so
+    making it a JSON string only escapes its backslashes and quotes.
+    """
+    line = dumps_bytes(fields).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return b'["' + nanos.encode("ascii") + b'","' + line + b'"]'
 
 
 def _decode_entry(value: List[Any], labels: Mapping[str, Any]) -> Dict[str, Any]:
