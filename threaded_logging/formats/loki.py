@@ -59,7 +59,8 @@ class LokiFormat(Format):
     halves; any other status is final.
 
     Args:
-        schema: renders a record as the JSON schema.
+        schema: renders a record as the JSON schema; its static fields are
+            read once, here.
         labels: record fields used as stream labels (default ``["level",
             "logger"]``); a field a record lacks is left out of its labels.
             Names are made valid label names (other characters become

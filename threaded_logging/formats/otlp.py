@@ -99,7 +99,8 @@ class OtlpFormat(Format):
     large is failed).
 
     Args:
-        schema: renders a record as the JSON schema.
+        schema: renders a record as the JSON schema; its static fields are
+            read once, here.
         service_name: the resource's ``service.name`` (default
             ``static_fields["service"]``, else ``"unknown_service"``).
         resource: dict of further resource attributes; a key named like a
@@ -198,8 +199,8 @@ class OtlpFormat(Format):
         return self._json(head, str(fields.get("message", "")), attributes, self._tail(fields))
 
     def fast_record_json(self, item: Item) -> Optional[bytes]:
-        """:meth:`record_json` read from the record itself, without a schema dict
-        (twice as fast), or None for a record that needs the schema's rules."""
+        """:meth:`record_json` read from the record itself (no schema dict is
+        built), or None for a record that needs the schema's renaming rules."""
         _, record, message, aux = item
         attrs = record.__dict__
         extras = attrs.keys() - _RECORD_ATTRS
