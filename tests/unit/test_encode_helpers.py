@@ -15,12 +15,22 @@ from ..format_records import make_item, schema
 class TestCreatedNs:
     @pytest.mark.parametrize("created, nanos", [
         (1715412233.736937, "1715412233736937000"), (1714564800.0, "1714564800000000000"), (1714564800, "1714564800000000000"),
-        (1714564800.1234567, "1714564800123456700"), (0.5, "500000000"), (1e-05, "10000"), (0.0, "0"),
-        (1.8e10, "18000000000000000000"),
+        (1714564800.1234567, "1714564800123457000"), (0.5, "500000000"), (1e-05, "10000"), (0.0, "0"),
+        (1.8e10, "18000000000000000000"), (4102444800.000001, "4102444800000001000"),
     ])
-    def test_exact_from_the_decimal_form(self, created: float, nanos: str) -> None:
-        """Nanoseconds come from the float's shortest decimal form, not float arithmetic."""
+    def test_exact_to_the_microsecond(self, created: float, nanos: str) -> None:
+        """Nanoseconds are the microseconds created stands for, not float arithmetic's."""
         assert created_ns(created) == nanos
+
+    def test_random_microsecond_times_until_2096(self) -> None:
+        """For 20,000 random microsecond times from 2023 to 2096, the result is the decimal's exactly."""
+        import random
+
+        rng = random.Random(7)
+        for _ in range(20_000):
+            micros = rng.randrange(1_700_000_000_000_000, 4_000_000_000_000_000)
+            created = float(f"{micros // 1_000_000}.{micros % 1_000_000:06d}")
+            assert created_ns(created) == f"{micros}000"
 
     @pytest.mark.parametrize("created", [float("nan"), float("inf"), -1.25, 1.5e20])
     def test_not_an_unsigned_64_bit_time_is_zero(self, created: float) -> None:
