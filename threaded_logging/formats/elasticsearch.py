@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .._retry import parse_retry_after
@@ -79,12 +80,13 @@ class ElasticsearchFormat(Format):
         super().__init__(schema, **options)
         index = options.get("index")
         self.index: Optional[str] = None if index is None else check_index(index)
-        self._meta: Dict[str, str] = {} if self.index is None else {"_index": self.index}
+        meta = {} if self.index is None else {"_index": self.index}
+        self._action_start = b'{"create":' + dumps_bytes(meta)[:-1] + (b',"_id":' if meta else b'"_id":')
 
     # -- encode ---------------------------------------------------------------
 
     def _action(self, record_id: str) -> bytes:
-        return dumps_bytes({"create": {**self._meta, "_id": record_id}}) + b"\n"
+        return self._action_start + encode_basestring_ascii(record_id).encode("ascii") + b"}}\n"
 
     @staticmethod
     def document(fields: Mapping[str, Any]) -> bytes:

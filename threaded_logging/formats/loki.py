@@ -119,13 +119,14 @@ class LokiFormat(Format):
         label_fields = [field for field, _ in self.labels]
         requests: List[Request] = []
         run_items: List[Item] = []
-        streams: Dict[bytes, List[Tuple[int, bytes]]] = {}
+        streams: Dict[bytes, List[Tuple[float, bytes]]] = {}
         size = 0
         for item in items:
             record = fields(item)
             stream = head_of(tuple(map(record.get, label_fields)))
             head = len(stream) + 3  # "]}," closes a stream
-            nanos = created_ns(item[RECORD].created)
+            created = item[RECORD].created
+            nanos = created_ns(created)
             entry = _entry(nanos, record)
             cost = len(entry) + 1
             if cost > room - head or cost > MAX_LINE_BYTES:
@@ -139,7 +140,7 @@ class LokiFormat(Format):
             if entries is None:
                 entries = streams[stream] = []
                 size += head
-            entries.append((int(nanos), entry))
+            entries.append((created if created == created else 0.0, entry))  # NaN would unsort
             run_items.append(item)
             size += cost
         if run_items:
@@ -147,10 +148,10 @@ class LokiFormat(Format):
         return requests
 
     @staticmethod
-    def _body(streams: Dict[bytes, List[Tuple[int, bytes]]]) -> bytes:
+    def _body(streams: Dict[bytes, List[Tuple[float, bytes]]]) -> bytes:
         parts = []
         for head, entries in streams.items():
-            entries.sort(key=itemgetter(0))  # stable: records logged in the same ns keep their order
+            entries.sort(key=itemgetter(0))  # stable: records logged at the same time keep their order
             parts.append(head + b",".join(entry for _, entry in entries) + b"]}")
         return b'{"streams":[' + b",".join(parts) + b"]}"
 
