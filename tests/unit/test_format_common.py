@@ -97,7 +97,7 @@ class TestEncodeContract:
 class TestTimestamps:
     @pytest.mark.parametrize("name", ["loki", "otlp"])
     def test_nanoseconds_are_exact(self, name: str) -> None:
-        """The nanosecond time is read from created's decimal form (six decimals kept exactly)."""
+        """The nanosecond time is created's microseconds exactly (six decimals, no float rounding)."""
         from ..format_records import CREATED_NS
 
         body = new_format(name).encode([make_item()], 1 << 20, None)[0].body

@@ -8,8 +8,8 @@ maps it, so a collector sees the same fields as from the OpenTelemetry SDK:
 - the resource: ``service.name``, ``host.name``, ``process.pid`` and the
   ``resource`` option; one ``scopeLogs`` per logger name (``scope.name``),
   its records in logged order;
-- ``timeUnixNano`` and ``observedTimeUnixNano`` from ``created``, read
-  exactly from its decimal form; ``severityNumber`` as ``std_to_otel``
+- ``timeUnixNano`` and ``observedTimeUnixNano`` from ``created``, exact
+  to the microsecond (no float rounding); ``severityNumber`` as ``std_to_otel``
   maps the level and ``severityText`` as the SDK writes it (``WARN``,
   ``FATAL``, else the level name); ``body.stringValue`` the message;
 - attributes ``code.file.path``, ``code.function.name``,
