@@ -17,10 +17,20 @@ class Scripted(ThreadingHTTPServer):
     """An HTTP/1.1 server whose replies follow a script.
 
     ``script`` holds actions consumed one per request: an int status, a
-    ``(status, headers)`` pair, ``"hang"`` (hold the reply until ``release``
-    is set), or ``"reset"`` (close the connection without answering). When
-    the script is empty every request gets 200. Accepted bodies (2xx) are
-    kept, parsed, in ``records``; every attempt is timed in ``attempts``.
+    ``(status, headers)`` pair, a ``(status, headers, body)`` triple (the
+    reply builders below make the destinations' partial answers),
+    ``"hang"`` (hold the reply until ``release`` is set), or ``"reset"``
+    (close the connection without answering). When the script is empty
+    every request gets 200. Every attempt is timed in ``attempts`` and its
+    ``(path, body)`` kept in ``bodies``.
+
+    ``records`` holds what the destination stored: at a destination's path
+    (``/v1/logs``, ``.../_bulk``, ``/loki/api/v1/push``,
+    ``/services/collector/event``) the body is decoded by its format and
+    the records the reply says were stored are kept (the answer read by the
+    format's own ``read_answer``; a duplicate is not stored twice, and a
+    Loki 400 stores nothing, though Loki keeps the valid entries);
+    elsewhere every record of a 2xx reply.
     """
 
     daemon_threads = True
@@ -32,7 +42,7 @@ class Scripted(ThreadingHTTPServer):
         self.records: List[Dict[str, Any]] = []
         self.attempts: List[Tuple[float, int]] = []  # (monotonic time, body bytes)
         self.headers_seen: List[Dict[str, str]] = []
-        self.paths: List[str] = []
+        self.bodies: List[Tuple[str, bytes]] = []
         self.release = threading.Event()
         self.max_body = max_body
         self.lock = threading.Lock()
@@ -70,10 +80,12 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         with self.server.lock:
             self.server.attempts.append((time.monotonic(), length))
             self.server.headers_seen.append(dict(self.headers))
-            self.server.paths.append(self.path)
+            self.server.bodies.append((self.path, body))
         action = self.server.next_action()
         if self.server.max_body is not None and length > self.server.max_body:
             action = 413
@@ -84,22 +96,93 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         if action == "hang":
             self.server.release.wait(60)
             action = 200
-        status, headers = action if isinstance(action, tuple) else (action, {})
-        if 200 <= status < 300:
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            parsed = _parse(body, self.headers.get("Content-Type", ""), self.path)
-            with self.server.lock:
-                self.server.records.extend(parsed)
-        payload = json.dumps({"status": status}).encode()
+        status, headers, payload = _reply(action)
+        stored = _stored(self.path, body, self.headers.get("Content-Type", ""), status, headers, payload)
+        with self.server.lock:
+            self.server.records.extend(stored)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
+        if status != 204:
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if status != 204:
+            self.wfile.write(payload)
 
     do_GET = do_POST = _handle  # noqa: N815
+
+
+def _reply(action: Any) -> Tuple[int, Dict[str, str], bytes]:
+    if isinstance(action, tuple) and len(action) == 3:
+        return action
+    status, headers = action if isinstance(action, tuple) else (action, {})
+    return status, headers, json.dumps({"status": status}).encode()
+
+
+def _stored(path: str, body: bytes, content_type: str, status: int, headers: Dict[str, str], payload: bytes) -> List[Dict[str, Any]]:
+    """The records a destination stores for this request and this reply."""
+    from threaded_logging.cli._receivers import route
+
+    destination = route(path)
+    if destination is None:
+        return _parse(body, content_type, path) if 200 <= status < 300 else []
+    from threaded_logging._schema import Schema
+    from threaded_logging.formats import format_class
+
+    records = format_class(destination).decode(body)
+    options = {"token": "scripted"} if destination == "splunk_hec" else {}
+    answer = format_class(destination)(Schema(), **options).read_answer(status, headers, payload, len(records))
+    return [records[i] for i in answer.delivered]
+
+
+# -- replies of the destinations, for the script ---------------------------------
+
+_ITEM_ERRORS = {
+    409: ("version_conflict_engine_exception", "[{id}]: version conflict, document already exists (current version [1])"),
+    429: ("es_rejected_execution_exception", "rejected execution of coordinating operation"),
+    400: ("document_parsing_exception", "[1:120] failed to parse field [status] of type [long]"),
+}
+
+
+def es_items(*statuses: int, retry_after: Optional[str] = None) -> Tuple[int, Dict[str, str], bytes]:
+    """A ``_bulk`` answer (200, errors true) whose items have these statuses, by position."""
+    items = []
+    for number, status in enumerate(statuses):
+        result: Dict[str, Any] = {"_index": "logs", "_id": f"id-{number}", "status": status}
+        if 200 <= status < 300:
+            result.update({"_version": 1, "result": "created", "_seq_no": number, "_primary_term": 1})
+        else:
+            kind, reason = _ITEM_ERRORS.get(status, ("unavailable_shards_exception", "[logs][0] primary shard is not active"))
+            result["error"] = {"type": kind, "reason": reason.format(id=f"id-{number}")}
+        items.append({"create": result})
+    headers = {"Content-Type": "application/json"}
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
+    return 200, headers, json.dumps({"took": 3, "errors": any(s >= 300 for s in statuses), "items": items}).encode()
+
+
+def otlp_partial(rejected: Any, message: str = "some log records were rejected") -> Tuple[int, Dict[str, str], bytes]:
+    """An OTLP partial success: 200 with ``partialSuccess.rejectedLogRecords``."""
+    body = {"partialSuccess": {"rejectedLogRecords": rejected, "errorMessage": message}}
+    return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def hec_invalid(number: int, code: int = 6, text: str = "Invalid data format") -> Tuple[int, Dict[str, str], bytes]:
+    """Splunk HEC's 400 naming the first invalid event."""
+    body = {"text": text, "code": code, "invalid-event-number": number}
+    return 400, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def loki_error(status: int, text: str = "", retry_after: Optional[str] = None) -> Tuple[int, Dict[str, str], bytes]:
+    """Loki's plain-text error: 400 (a bad entry) or 429 (rate limited)."""
+    default = {
+        400: "entry for stream '{level=\"INFO\"}' has timestamp too old: 2024-05-01T12:00:00Z",
+        429: "Ingestion rate limit exceeded for user fake (limit: 4194304 bytes/sec) while attempting to ingest '2' lines",
+    }
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
+    return status, headers, (text or default.get(status, "error")).encode()
 
 
 def _parse(body: bytes, content_type: str, path: str) -> List[Dict[str, Any]]:

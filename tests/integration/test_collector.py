@@ -15,7 +15,9 @@ import requests
 
 from threaded_logging import ThreadedHttpHandler
 from threaded_logging.cli.collector import Collector
+from threaded_logging.formats import format_class
 
+from ..format_records import CREATED, make_item, make_items, schema
 from ..helpers import make_logger, wait_for
 
 
@@ -115,3 +117,68 @@ class TestCollector:
         assert any("stopped after" in line and "1 records received" in line for line in lines)
         files = list(tmp_path.glob("logs-*.jsonl"))
         assert [json.loads(l)["message"] for l in files[0].read_text().splitlines()] == ["through the command"]
+
+
+def post_format(collector: Collector, name: str, items: list, path: str, compress: bool = False,
+                **options: object) -> "tuple[requests.Response, list]":
+    """Encode ``items`` with format ``name``, POST the body to ``path``; return the reply and the expected records."""
+    fmt = format_class(name)(schema(env="prod"), **options)
+    [request] = fmt.encode(items, 1 << 20, None)
+    headers = {"Content-Type": fmt.content_type, **fmt.headers()}
+    body = request.body
+    if compress:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    reply = requests.post(f"http://{collector.address}{path}", data=body, headers=headers, timeout=5)
+    answer = fmt.read_answer(reply.status_code, reply.headers, reply.content, len(items))
+    assert list(answer.delivered) == list(range(len(items))), answer
+    return reply, [json.loads(json.dumps(fmt.schema.fields(item))) for item in items]
+
+
+class TestDestinationFormats:
+    def test_otlp_at_v1_logs(self, collector: Collector) -> None:
+        """An OTLP/JSON body at /v1/logs is answered 200 with an empty partialSuccess, its records written."""
+        items = make_items(3, extra={"user": "bob"})
+        reply, expected = post_format(collector, "otlp", items, "/v1/logs")
+        assert reply.status_code == 200 and reply.json() == {"partialSuccess": {}}
+        keys = ("timestamp", "created", "level", "logger", "message", "function", "line", "path", "record_id", "user", "env")
+        assert [{k: r.get(k) for k in keys} for r in collector.records] == [{k: r.get(k) for k in keys} for r in expected]
+
+    def test_bulk_at_any_index(self, collector: Collector) -> None:
+        """A _bulk body at /<index>/_bulk is answered as Elasticsearch does, one 201 item per record."""
+        reply, expected = post_format(collector, "elasticsearch", make_items(2), "/logs-app/_bulk", compress=True)
+        data = reply.json()
+        assert reply.status_code == 200 and data["errors"] is False
+        assert [(i["create"]["_index"], i["create"]["_id"], i["create"]["status"]) for i in data["items"]] == [
+            ("logs-app", r["record_id"], 201) for r in expected]
+        assert collector.records == expected
+
+    def test_loki_push(self, collector: Collector) -> None:
+        """A Loki push is answered 204 with no body, its lines written as records."""
+        reply, expected = post_format(collector, "loki", make_items(3, name="a") + [make_item(9, name="b", created=CREATED + 1)],
+                                      "/loki/api/v1/push")
+        assert reply.status_code == 204 and reply.content == b""
+        assert collector.records == expected
+
+    def test_splunk_hec(self) -> None:
+        """HEC envelopes at /services/collector/event are answered Success, with the Splunk token scheme accepted."""
+        with Collector("127.0.0.1", 0, token="hec-token", keep=True) as secured:
+            reply, expected = post_format(secured, "splunk_hec", make_items(2), "/services/collector/event", token="hec-token")
+            assert reply.json() == {"text": "Success", "code": 0} and secured.records == expected
+            refused = requests.post(f"http://{secured.address}/services/collector/event", data=b'{"event":"x"}',
+                                    headers={"Authorization": "Splunk wrong"}, timeout=5)
+            assert refused.status_code == 401
+            elsewhere = requests.post(f"http://{secured.address}/x", data=b'{"m":1}', headers={"Authorization": "Splunk hec-token"}, timeout=5)
+            assert elsewhere.status_code == 401  # the Splunk scheme only where HEC listens
+
+    def test_bad_bodies_at_destination_paths(self, collector: Collector) -> None:
+        """A malformed body gets 400 with the reason, a protobuf body 415; the collector keeps serving."""
+        base = f"http://{collector.address}"
+        bad = requests.post(f"{base}/v1/logs", data=b"{nope", headers={"Content-Type": "application/json"}, timeout=5)
+        assert bad.status_code == 400 and "OTLP" in bad.json()["error"]
+        proto = requests.post(f"{base}/v1/logs", data=b"\x0a\x00", headers={"Content-Type": "application/x-protobuf"}, timeout=5)
+        assert proto.status_code == 415
+        assert requests.post(f"{base}/x/_bulk", data=b'{"create":{}}\n', timeout=5).status_code == 400
+        assert requests.post(f"{base}/services/collector/event", data=b'{"time":1}', timeout=5).status_code == 400
+        assert post(collector, b'{"message": "after"}\n').status_code == 200
+        assert [r["message"] for r in collector.records] == ["after"] and collector.server.rejected == 4

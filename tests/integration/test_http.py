@@ -276,7 +276,7 @@ class TestSecretsInTheUrl:
         assert handler.flush(timeout=10) is False
         text = capsys.readouterr().err + str(handler.stats()["last_error"]) + repr(handler) + handler.identity()
         assert "S3CRET" not in text and "token=***" in text
-        assert scripted.paths[-1].endswith("token=S3CRET&region=eu"), "the request itself keeps it"
+        assert scripted.bodies[-1][0].endswith("token=S3CRET&region=eu"), "the request itself keeps it"
 
     def test_handlers_differing_only_in_a_secret_have_distinct_spool_identities(self) -> None:
         """Two endpoints that differ only in the token never share a spool (records go where they were meant to)."""

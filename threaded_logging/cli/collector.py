@@ -2,8 +2,11 @@
 
 Accepts GET query strings and POST bodies (form, JSON object or array,
 NDJSON), optionally gzipped, on any path; writes one JSON object per line to a
-directory (one file per UTC day) or stdout. For development and small setups;
-at scale, point the handlers at SQS or an existing collector's HTTP input.
+directory (one file per UTC day) or stdout. At the paths of OTLP (``/v1/logs``),
+Elasticsearch (``.../_bulk``), Loki (``/loki/api/v1/push``) and Splunk HEC
+(``/services/collector/event``) it takes that destination's body and answers
+as it does (see ``_receivers``). For development and small setups; at scale,
+point the handlers at SQS or an existing collector's HTTP input.
 """
 
 from __future__ import annotations
@@ -15,86 +18,17 @@ import signal
 import sys
 import threading
 import time
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
+
+from ._receivers import HEC_PATHS, BadRequest, gunzip, parse_body, receive, route, single_values
 
 DEFAULT_PORT = 8514
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 #: A gzip body may expand to this many times --max-body before it is refused.
 MAX_EXPANSION = 10
-
-
-_loads: Callable[[bytes], Any] = json.loads
-try:  # optional: parses a body several times faster
-    from orjson import loads as _orjson_loads
-
-    _loads = _orjson_loads
-except ImportError:  # pragma: no cover - depends on the environment
-    pass
-
-
-class BadRequest(Exception):
-    """The body is malformed; the message is the reason sent back."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-def _single_values(query: Dict[str, List[str]]) -> Dict[str, Any]:
-    return {key: values[0] if len(values) == 1 else values for key, values in query.items()}
-
-
-def parse_body(body: bytes, content_type: str) -> List[bytes]:
-    """Split a request body into JSON-encoded records (bytes, one object each).
-
-    Raises:
-        BadRequest: with a reason naming the line or the problem.
-    """
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == "application/x-www-form-urlencoded":
-        try:
-            fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadRequest(400, f"malformed form body: {exc}") from None
-        return [json.dumps(_single_values(fields), ensure_ascii=False).encode()] if fields else []
-    stripped = body.lstrip()
-    if kind == "application/json" or (kind != "application/x-ndjson" and stripped[:1] == b"["):
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise BadRequest(400, f"malformed JSON: {exc}") from None
-        records = data if isinstance(data, list) else [data]
-        for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise BadRequest(400, f"record {index + 1} is not a JSON object")
-        return [json.dumps(r, ensure_ascii=False).encode() for r in records]
-    lines = [line for line in body.split(b"\n") if line.strip()]
-    if not lines:
-        return []
-    try:  # the whole body in one call; line by line only to name a bad line
-        parsed = _loads(b"[" + b",".join(lines) + b"]")
-        if isinstance(parsed, list) and len(parsed) == len(lines) and all(type(r) is dict for r in parsed):
-            return lines
-    except ValueError:
-        pass
-    out = []
-    loads = json.loads
-    for number, line in enumerate(body.split(b"\n"), 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            record = loads(line)
-        except ValueError as exc:
-            raise BadRequest(400, f"malformed NDJSON at line {number}: {exc}") from None
-        if not isinstance(record, dict):
-            raise BadRequest(400, f"line {number} is not a JSON object")
-        out.append(line)
-    return out
 
 
 class Sink:
@@ -163,18 +97,23 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per minute, not per request
 
     def _reply(self, status: int, payload: Dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode())
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        if status != 204:  # No Content: no body, no length
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(body if status != 204 else b"")
 
     def _authorized(self) -> bool:
         token = self.server.token
         if token is None:
             return True
-        return self.headers.get("Authorization", "") == f"Bearer {token}"
+        given = self.headers.get("Authorization", "")
+        hec = urlsplit(self.path).path.rstrip("/").endswith(HEC_PATHS)  # HEC clients send "Splunk <token>"
+        return given == f"Bearer {token}" or (hec and given == f"Splunk {token}")
 
     def _accept(self, lines: List[bytes]) -> None:
         self.server.sink.write(lines)
@@ -196,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
                               "received": sink.received, "last_arrival": sink.last_arrival,
                               "requests": server.requests, "rejected": server.rejected})
             return
-        fields = _single_values(parse_qs(query, keep_blank_values=True))
+        fields = single_values(parse_qs(query, keep_blank_values=True))
         self._accept([json.dumps(fields, ensure_ascii=False).encode()])
 
     def do_POST(self) -> None:  # noqa: N802
@@ -222,31 +161,29 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             self._reject(401, "missing or wrong bearer token")
             return
+        destination = route(self.path)
         try:
             if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                body = _gunzip(body, limit * MAX_EXPANSION)
-            lines = parse_body(body, self.headers.get("Content-Type", ""))
+                body = gunzip(body, limit * MAX_EXPANSION)
+            if destination is not None:
+                lines, status, reply, content_type = receive(destination, self.path, body, self.headers.get("Content-Type", ""))
+            else:
+                lines = parse_body(body, self.headers.get("Content-Type", ""))
         except BadRequest as exc:
             self._reject(exc.status, str(exc))
             return
-        self._accept(lines)
+        if destination is None:
+            self._accept(lines)
+            return
+        self.server.sink.write(lines)
+        self.server.count(requests=1)
+        self._send(status, reply, content_type)
 
     def _not_allowed(self) -> None:
         self.close_connection = True
         self._reject(405, f"method {self.command} not allowed; use GET or POST")
 
     do_PUT = do_DELETE = do_PATCH = _not_allowed  # noqa: N815
-
-
-def _gunzip(body: bytes, limit: int) -> bytes:
-    decompressor = zlib.decompressobj(wbits=31)
-    try:
-        data = decompressor.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BadRequest(400, f"malformed gzip body: {exc}") from None
-    if len(data) > limit or decompressor.unconsumed_tail:
-        raise BadRequest(413, f"body expands past the limit of {limit} bytes")
-    return data
 
 
 class CollectorServer(ThreadingHTTPServer):

@@ -19,6 +19,10 @@ FORMATS: Dict[str, Tuple[str, str]] = {
     "ndjson": (".jsonlines", "NdjsonFormat"),
     "json": (".jsonlines", "JsonArrayFormat"),
     "form": (".form", "FormFormat"),
+    "otlp": (".otlp", "OtlpFormat"),
+    "elasticsearch": (".elasticsearch", "ElasticsearchFormat"),
+    "loki": (".loki", "LokiFormat"),
+    "splunk_hec": (".splunk_hec", "SplunkHecFormat"),
 }
 
 

@@ -8,7 +8,8 @@ record gains :data:`TRUNCATED_FIELD` with the message's original length.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import decimal
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
 from .._schema import Schema, dumps_bytes
@@ -59,6 +60,75 @@ def fit_fields(fields: Dict[str, Any], message_length: int, limit: int, data: by
 def fit_json(item: Item, schema: Schema, limit: int, data: bytes) -> bytes:
     """The record's schema JSON shrunk to at most ``limit`` bytes (see :func:`fit_fields`)."""
     return fit_fields(schema.fields(item), len(item[MESSAGE]), limit, data)
+
+
+#: What a record cut to its essentials keeps (its message shortened further).
+ESSENTIALS = ("timestamp", "created", "level", "logger", "host", "record_id")
+
+
+def fit_encoded(item: Item, schema: Schema, limit: int, encode: Callable[[Dict[str, Any]], bytes]) -> bytes:
+    """A record's encoding shrunk to at most ``limit`` bytes, for formats that
+    wrap or escape the schema (an envelope, a JSON string, OTLP attributes).
+
+    ``encode`` turns a schema dict into the bytes that count against the
+    limit. The message, then the traceback and stack, are cut (each again
+    while escaping still overshoots); when the extras alone are too large,
+    only :data:`ESSENTIALS` and the start of the message are kept. The
+    record gains ``truncated``, the message's original length.
+    """
+    fields = schema.fields(item)
+    length = len(item[MESSAGE])
+    shrunk = dict(fields)
+    shrunk[TRUNCATED_FIELD] = length
+    data = encode(shrunk)
+    for key in ("message", "exception", "stack"):
+        value = shrunk.get(key)
+        if len(data) <= limit:
+            return data
+        if not isinstance(value, str) or not value:
+            continue
+        shrunk[key] = ""
+        base = len(encode(shrunk))
+        size = len(value.encode("utf-8", "surrogatepass"))
+        ratio = max(1.0, (len(data) - base) / size)  # what escaping makes of each byte, on average
+        keep = int((limit - base) / ratio) - 16
+        for _ in range(3):  # again while the kept part escapes more than the average
+            shrunk[key] = cut_utf8(value, max(0, keep))
+            data = encode(shrunk)
+            if len(data) <= limit or keep <= 0:
+                break
+            keep -= int((len(data) - limit) * ratio) + 16
+    essentials: Dict[str, Any] = {k: fields[k] for k in ESSENTIALS if k in fields}
+    if isinstance(essentials.get("logger"), str):
+        essentials["logger"] = cut_utf8(essentials["logger"], limit // 8)
+    essentials["message"] = cut_utf8(str(fields.get("message", "")), max(0, limit // 4))
+    essentials[TRUNCATED_FIELD] = length
+    data = encode(essentials)
+    if len(data) > limit:
+        essentials["message"] = MARKER
+        data = encode(essentials)
+    return data
+
+
+def created_ns(created: float) -> str:
+    """Nanoseconds since the epoch, as a decimal string, from ``LogRecord.created``.
+
+    Exact to the microsecond: ``1715412233.736937`` gives
+    ``"1715412233736937000"``, where ``int(created * 1e9)`` gives
+    ``...736936960`` (binary rounding). A float near today's epoch holds
+    no finer time (its resolution is 2.4e-7 s), and until 2096 the
+    product ``created * 1e6`` is within half a microsecond of the decimal
+    it stands for, so rounding it is exact; other times are read from the
+    decimal form. A time before 1970 or past 2554 (not an
+    unsigned 64-bit count), or not a finite number, gives ``"0"``.
+    """
+    if type(created) is float and 0.0 < created < 4e9:
+        return str(round(created * 1e6)) + "000"
+    try:
+        nanos = int(decimal.Decimal(repr(created)).scaleb(9))
+    except (ArithmeticError, ValueError):  # nan, inf, or not a number at all
+        return "0"
+    return str(nanos) if 0 <= nanos < 2**64 else "0"
 
 
 def pack(
