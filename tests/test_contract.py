@@ -78,11 +78,11 @@ def _file(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
     return Destination(build, lambda: _lines(path))
 
 
-def _collector_destination(request: pytest.FixtureRequest, **http: Any) -> Destination:
+def _collector_destination(request: pytest.FixtureRequest, path: str = "", **http: Any) -> Destination:
     from threaded_logging.cli.collector import Collector
 
     server = Collector("127.0.0.1", 0, keep=True).start()
-    path = f"/contract-{uuid.uuid4().hex[:8]}"
+    path = path or f"/contract-{uuid.uuid4().hex[:8]}"
 
     def build(**options: Any) -> ThreadedHandler:
         return ThreadedHttpHandler(server.address, path, **http, **options)
@@ -101,6 +101,28 @@ def _http_get(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
 @destination("http_post")
 def _http_post(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
     return _collector_destination(request, method="POST")
+
+
+#: The destination formats, each sent where its destination listens.
+FORMAT_DESTINATIONS = {
+    "otlp": ("/v1/logs", {}),
+    "elasticsearch": ("/contract/_bulk", {}),
+    "loki": ("/loki/api/v1/push", {}),
+    "splunk_hec": ("/services/collector/event", {"token": "contract"}),
+}
+
+
+def _format_destination(name: str) -> Factory:
+    path, options = FORMAT_DESTINATIONS[name]
+
+    def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
+        return _collector_destination(request, path, method="POST", format=name, **options)
+
+    return factory
+
+
+for _name in FORMAT_DESTINATIONS:
+    destination(f"http_{_name}")(_format_destination(_name))
 
 
 def _sqs_destination(request: pytest.FixtureRequest, pack: bool) -> Destination:

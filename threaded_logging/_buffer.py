@@ -28,8 +28,9 @@ def gap_item(count: int, first: float, last: float, why: str) -> Item:
 
     Its message says how many were lost, between which times and ``why``;
     the fields ``dropped``, ``dropped_first`` and ``dropped_last`` say the
-    same for machines. It has sequence number 0 (it is not counted) and an
-    id of its own.
+    same for machines. It has sequence number 0 (it is not counted), an id
+    of its own, and the time of the first lost record, so destinations that
+    order by time (Loki, OTLP backends) show it where the records were lost.
     """
     message = (
         f"threaded_logging dropped {count} record(s) logged between "
@@ -37,6 +38,7 @@ def gap_item(count: int, first: float, last: float, why: str) -> Item:
         f"{iso_timestamp(last, (last % 1) * 1000)}: {why}"
     )
     record = logging.LogRecord(GAP_LOGGER, logging.WARNING, __file__, 0, message, None, None, "gap")
+    record.created, record.msecs = first, (first % 1) * 1000
     record.dropped = count
     record.dropped_first = first
     record.dropped_last = last

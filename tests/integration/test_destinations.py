@@ -19,7 +19,6 @@ from threaded_logging.cli.collector import Collector
 from ..helpers import make_logger
 from .servers import Scripted, es_items, hec_invalid, loki_error, otlp_partial
 
-pytestmark = pytest.mark.skip(reason="needs ThreadedHttpHandler format options")
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "docs" / "examples" / "destinations").glob("*.json"))
 

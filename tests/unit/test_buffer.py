@@ -58,6 +58,7 @@ class TestBuffer:
         assert gap[3] is not None and gap[3]["record_id"].startswith("gap-"), "a gap record has an id of its own"
         assert gap[1].dropped == 2
         assert (gap[1].dropped_first, gap[1].dropped_last) == (1003.0, 1004.0)
+        assert gap[1].created == 1003.0, "it takes the first lost record's time: time-ordered stores show it in place"
         assert "dropped 2 record(s)" in gap[2] and "capacity 3, overflow=drop_newest" in gap[2]
         assert messages(batch)[2] == "n=5"
 

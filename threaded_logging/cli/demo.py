@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING, List, TextIO
+from typing import Any, Dict, List, TYPE_CHECKING, TextIO, Tuple
 
 from .collector import Collector
 
@@ -23,11 +23,24 @@ if TYPE_CHECKING:
     from ..transports.http import ThreadedHttpHandler
 
 
+#: Per format: the path its destination listens on, and the options it needs.
+FORMATS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "ndjson": ("/demo", {}),
+    "json": ("/demo", {}),
+    "otlp": ("/v1/logs", {"service_name": "threaded-logging-demo"}),
+    "elasticsearch": ("/demo/_bulk", {"index": "threaded-logging-demo"}),
+    "loki": ("/loki/api/v1/push", {}),
+    "splunk_hec": ("/services/collector/event", {"token": "demo-token"}),
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", type=int, default=100_000, help="records to log (default 100,000)")
     parser.add_argument("--threads", type=int, default=4, help="logging threads (default 4)")
     parser.add_argument("--output", default=None, help="collector output directory (default: a new temporary directory)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="ndjson",
+                        help="the body format, sent where its destination listens (default ndjson)")
 
 
 class Progress:
@@ -73,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
     records, threads = max(0, args.records), max(1, args.threads)
     output = args.output or tempfile.mkdtemp(prefix="threaded-logging-demo-")
     collector = Collector("127.0.0.1", 0, output).start()
+    path, options = FORMATS[args.format]
     # Sized to the whole run, so the figures show delivery, not overflow.
     handler = ThreadedHttpHandler(
-        collector.address, "/demo", method="POST", capacity=max(10_000, records + 100),
-        static_fields={"app": "threaded-logging-demo"},
+        collector.address, path, method="POST", capacity=max(10_000, records + 100), format=args.format,
+        static_fields={"app": "threaded-logging-demo"}, **options,
     )
     root = logging.getLogger()
     saved_level = root.level
@@ -133,7 +147,8 @@ def _run(args: argparse.Namespace, records: int, threads: int, collector: Collec
         done[index] = per_thread[index]
 
     print(f"threaded-logging demo: {records} records from {threads} threads to "
-          f"http://{collector.address}/demo (collector in this process)", file=out, flush=True)
+          f"http://{collector.address}{handler.url} as {handler.body_format} (collector in this process)",
+          file=out, flush=True)
     started = time.monotonic()
     workers = [threading.Thread(target=work, args=(t,), name=f"demo-{t}") for t in range(threads)]
     for worker in workers:
