@@ -14,11 +14,14 @@ import logging
 import threading
 import time
 import uuid
-from typing import Deque, List, Optional, Sequence
+from typing import TYPE_CHECKING, Deque, List, Optional, Sequence, Tuple
 
 from ._ledger import Ledger
 from ._schema import iso_timestamp
 from ._snapshot import RECORD, SEQ, Aux, Item
+
+if TYPE_CHECKING:
+    from ._journal import Journal
 
 GAP_LOGGER = "threaded_logging"
 
@@ -69,9 +72,12 @@ class Buffer:
             before its record is dropped.
         ledger: where offers and drops are counted; its lock guards this
             buffer too.
+        journal: where each kept record's snapshot is written before
+            ``offer`` returns (``journal=True``), or None.
     """
 
-    def __init__(self, capacity: int, overflow: str, block_timeout_s: float, ledger: Ledger) -> None:
+    def __init__(self, capacity: int, overflow: str, block_timeout_s: float, ledger: Ledger,
+                 journal: Optional["Journal"] = None) -> None:
         self._capacity = capacity
         self._limit = capacity  # -1 once closed, so the fast path tests one thing
         self._overflow = overflow
@@ -81,13 +87,19 @@ class Buffer:
         self._room = threading.Condition(self._lock)
         self._items: Deque[Item] = collections.deque()  # guards: self._lock
         self._gap: Optional[_Gap] = None  # guards: self._lock
+        self._journal = journal  # written under self._lock, in sequence order
         self.closed = False
         self.untold = 0  # drops whose gap record was still waiting at close
 
     # -- caller side --------------------------------------------------------
 
-    def offer(self, record: logging.LogRecord, message: str, aux: Aux) -> int:
-        """Append a snapshot; returns the queue length, or 0 if it was dropped."""
+    def offer(self, record: logging.LogRecord, message: str, aux: Aux,
+              payload: Optional[Tuple[bytes, int]] = None) -> int:
+        """Append a snapshot; returns the queue length, or 0 if it was dropped.
+
+        ``payload`` (with a journal) is the record's journal entry and its
+        checksum, written with its sequence number if the record is kept.
+        """
         with self._lock:
             ledger = self._ledger
             ledger.emitted = seq = ledger.emitted + 1
@@ -96,18 +108,28 @@ class Buffer:
                 if self._gap is not None and self._overflow != "drop_oldest":
                     items.append(self._gap_item())
                 items.append((seq, record, message, aux))
+                if payload is not None and not self._journal.append(seq, *payload):  # type: ignore[union-attr]
+                    ledger.unjournaled += 1  # the journal is full: in memory only
                 return len(items)
             if self._overflow == "block" and not self.closed:
-                return self._wait_for_room(seq, record, message, aux)
+                return self._wait_for_room(seq, record, message, aux, payload)
             if self._overflow == "drop_oldest" and not self.closed:
                 old = items.popleft()
                 items.append((seq, record, message, aux))
+                if payload is not None:
+                    self._journaled(seq, payload)
                 self._drop(old[SEQ], old[RECORD].created)
                 return len(items)
             self._drop(seq, record.created)
             return 0
 
-    def _wait_for_room(self, seq: int, record: logging.LogRecord, message: str, aux: Aux) -> int:
+    def _journaled(self, seq: int, payload: Tuple[bytes, int]) -> None:
+        journal = self._journal
+        if journal is None or not journal.append(seq, *payload):
+            self._ledger.unjournaled += 1  # full (or not encodable): in memory only
+
+    def _wait_for_room(self, seq: int, record: logging.LogRecord, message: str, aux: Aux,
+                       payload: Optional[Tuple[bytes, int]]) -> int:
         items = self._items
         deadline = time.monotonic() + self._block_timeout_s
         while len(items) >= self._limit and not self.closed:
@@ -121,6 +143,8 @@ class Buffer:
         if self._gap is not None:
             items.append(self._gap_item())
         items.append((seq, record, message, aux))
+        if payload is not None:
+            self._journaled(seq, payload)
         return len(items)
 
     def _drop(self, seq: int, created: float) -> None:
@@ -188,6 +212,15 @@ class Buffer:
             if item[SEQ]:
                 return item[SEQ]
         return None
+
+    def journal_done(self) -> None:
+        """Everything no longer held only in memory needs no replay (worker
+        thread, after moving memory to the spool)."""
+        if self._journal is None:
+            return
+        with self._lock:
+            first = self._first_seq()
+            self._journal.mark_done(first - 1 if first else self._ledger.emitted)
 
     def queued(self) -> int:
         """User records waiting (gap records not counted)."""

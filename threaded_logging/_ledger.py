@@ -16,7 +16,7 @@ from typing import Any, Deque, Dict, Iterable, List, Protocol, Sequence, Tuple
 #: Loss ranges kept for ``flush()``'s answer; older ones are forgotten.
 MAX_LOSS_RANGES = 4096
 
-COUNTERS = ("emitted", "sent", "dropped", "failed", "duplicates", "retried", "batches", "resent")
+COUNTERS = ("emitted", "sent", "dropped", "failed", "duplicates", "retried", "batches", "resent", "unjournaled")
 
 
 class _Flight(Protocol):
@@ -31,7 +31,7 @@ class Ledger:
 
     Attributes:
         emitted, sent, dropped, failed, duplicates, retried, batches,
-        resent: the counters of ``stats()``.
+        resent, unjournaled: the counters of ``stats()``.
         settled_upto: every record with a sequence number up to this one is
             settled (delivered, failed or dropped).
     """
@@ -40,7 +40,7 @@ class Ledger:
         self.lock = threading.Lock()  # guards: every attribute here, and the buffer's
         self._changed = threading.Condition(self.lock)
         self.emitted = self.sent = self.dropped = self.failed = 0
-        self.duplicates = self.retried = self.batches = self.resent = 0
+        self.duplicates = self.retried = self.batches = self.resent = self.unjournaled = 0
         self.settled_upto = 0
         self._losses: Deque[List[int]] = collections.deque(maxlen=MAX_LOSS_RANGES)
 

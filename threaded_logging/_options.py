@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "max_retry_time": 60.0,
     "static_fields": None,
     "level": logging.NOTSET,
+    "journal": False,
+    "journal_bytes": 8 * 1024 * 1024,
 }
 
 
@@ -46,6 +48,8 @@ class Options:
     max_retry_time_s: float | None
     static_fields: Mapping[str, Any] = field(default_factory=dict)
     level: int = logging.NOTSET
+    journal: bool = False
+    journal_bytes: int = 8 * 1024 * 1024
 
 
 def number(name: str, value: Any, *, minimum: float, integer: bool = False,
@@ -150,4 +154,16 @@ def parse_options(options: Mapping[str, Any]) -> Options:
         ),
         static_fields=check_static_fields(merged["static_fields"]),
         level=_level(merged["level"]),
+        journal=_journal(merged["journal"], spool_dir),
+        journal_bytes=whole("journal_bytes", merged["journal_bytes"], minimum=64 * 1024),
     )
+
+
+def _journal(value: Any, spool_dir: Optional[str]) -> bool:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        value = value.strip().lower() in ("true", "1", "yes", "on")
+    if not isinstance(value, bool):
+        raise TypeError(f"journal must be True or False, got {value!r}")
+    if value and spool_dir is None:
+        raise ValueError("journal=True needs spool_dir (the journal lives beside the spool)")
+    return value

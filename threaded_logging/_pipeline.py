@@ -106,6 +106,7 @@ class Pipeline:
         while True:
             if self._spool is not None:
                 self._spool_in()
+                self._buffer.journal_done()
             batch = self.current or self._next_batch()
             self.current = batch
             if batch is None or not self._due(batch):
@@ -258,7 +259,10 @@ class Pipeline:
         spool = self._spool
         assert spool is not None
         try:
-            spool.adopt(self._ledger.reserve)
+            _, skipped = spool.adopt(self._ledger.reserve)
+            if skipped:
+                self._report("journal", f"{skipped} torn or corrupt journal entr{'y was' if skipped == 1 else 'ies were'} "
+                             "skipped (a process died while writing it)", force=True)
         finally:
             self.adopted.set()
 

@@ -8,11 +8,16 @@ truncated once it passes :data:`WAL_LIMIT`.
 from __future__ import annotations
 
 import collections
+import glob
 import hashlib
+import json
 import os
 import re
 import sqlite3
-from typing import Any, Deque, List, Optional, Sequence
+from typing import Any, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from ._journal import SUFFIX as JOURNAL_SUFFIX
+from ._journal import read_stem
 
 try:
     import fcntl
@@ -99,6 +104,8 @@ class Segment:
         """Index the rows an earlier process left, numbering their records
         from ``first_seq``; returns how many records they hold."""
         cursor = self.connect().execute("SELECT id, n, attempts, length(data) FROM batches ORDER BY id")
+        self.rows.clear()
+        self.count = self.charge = 0
         total = 0
         for row_id, count, attempts, size in cursor:
             self._add(Row(int(row_id), int(count), disk_charge(int(size)), first_seq + total, int(attempts)))
@@ -114,6 +121,19 @@ class Segment:
         cursor = self.connect().execute("INSERT INTO batches (n, data) VALUES (?, ?)", (count, data))
         self._add(Row(int(cursor.lastrowid or 0), count, disk_charge(len(data)), first_seq, 0))
         self._checkpoint()
+
+    def max_seq(self) -> int:
+        """The largest sequence number stored (0 when none): where an earlier
+        process's journal takes over."""
+        found = self.connect().execute("SELECT data FROM batches ORDER BY id DESC LIMIT 1").fetchone()
+        for line in reversed(bytes(found[0]).split(b"\n") if found else []):
+            try:
+                seq = int(json.loads(line).get("s", 0)) if line else 0
+            except (ValueError, AttributeError):
+                continue
+            if seq:
+                return seq
+        return 0
 
     def read(self, row: Row) -> bytes:
         found = self.connect().execute("SELECT data FROM batches WHERE id = ?", (row.row_id,)).fetchone()
@@ -197,3 +217,41 @@ def try_lock(path: str) -> int:
         os.close(fd)
         return -1
     return fd
+
+
+class Orphan(NamedTuple):
+    """Files an ended process left for one identity: its spool segment (which
+    may not exist) and its journal (or None), with their lock now held here."""
+
+    segment_path: str
+    journal_path: Optional[str]
+    lock_fd: int
+
+
+def find_orphans(directory: str, stem: str, own_token: str) -> List[Orphan]:
+    """Lock and return the segments and journals of ``stem`` whose owner is gone, oldest first."""
+    found: Dict[str, Tuple[float, Optional[str]]] = {}  # token -> (mtime, journal)
+    prefix = os.path.join(directory, stem + ".")
+    for path in glob.glob(glob.escape(prefix) + "*" + SUFFIX):
+        token = path[len(prefix):-len(SUFFIX)]
+        found[token] = (_mtime(path), found.get(token, (0.0, None))[1])
+    for path in glob.glob(os.path.join(glob.escape(directory), "*" + JOURNAL_SUFFIX)):
+        if read_stem(path) == stem:
+            token = os.path.basename(path)[:-len(JOURNAL_SUFFIX)]
+            found[token] = (min(found.get(token, (_mtime(path), None))[0], _mtime(path)), path)
+    orphans = []
+    for token, (_, journal) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0])):
+        segment_path = prefix + token + SUFFIX
+        if token == own_token:
+            continue
+        fd = try_lock(segment_path + ".lock")
+        if fd >= 0:  # its owner is gone
+            orphans.append(Orphan(segment_path, journal, fd))
+    return orphans
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0

@@ -24,7 +24,6 @@ one MiB at any moment.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import os
 import sqlite3
@@ -33,8 +32,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from . import _journal as journal
 from ._freeze import freeze, thaw
-from ._segment import MAX_ROW_BYTES, SUFFIX, WAL_LIMIT, Segment, Row, disk_charge, identity_filename, try_lock
+from ._segment import MAX_ROW_BYTES, SUFFIX, WAL_LIMIT, Segment, Row, disk_charge, find_orphans, identity_filename, try_lock
 from ._snapshot import SEQ, Item
 
 @dataclass
@@ -88,34 +88,51 @@ class Spool:
         self._own: Optional[Segment] = None
         self._out: Optional[SpoolBatch] = None  # the batch peeked and not yet settled
         self._left: Optional[Tuple[int, int]] = None  # (records, bytes) left on disk at close
+        self.token = uuid.uuid4().hex[:12]  # this process's files: <stem>.<token>.spool, <token>.journal
         os.makedirs(directory, exist_ok=True)
 
     def rename(self, identity: str) -> bool:
         """Use another identity; refused (False) once this process stored records."""
-        if self._own is not None:
+        own = self._own
+        if own is not None and (own.rows or os.path.exists(own.path)):
             return False
         self.stem = identity_filename(identity)
+        if own is not None:  # only locked so far (the journal's owner): move the lock along
+            path = self._own_path()
+            os.replace(own.path + ".lock", path + ".lock")
+            own.path = path
         return True
+
+    def lock_own(self) -> None:
+        """Hold this process's lock now (before anything is stored): a journal shares it."""
+        self._own_segment()
+
+    def journal_path(self) -> str:
+        """Where this process's journal lives (it pairs with the own segment by token)."""
+        return os.path.join(self.directory, self.token + journal.SUFFIX)
 
     # -- timer thread -----------------------------------------------------------
 
-    def adopt(self, reserve: Callable[[int], int]) -> int:
-        """Take over every segment of this identity whose owner is gone.
+    def adopt(self, reserve: Callable[[int], int]) -> Tuple[int, int]:
+        """Take over every segment and journal of this identity whose owner is gone.
 
-        ``reserve(n)`` counts ``n`` recovered records as emitted and returns
-        the first of their sequence numbers. Returns the records adopted.
+        A journal's entries that are not done go into its process's segment
+        first, after the records that segment holds. ``reserve(n)`` counts
+        ``n`` recovered records as emitted and returns the first of their
+        sequence numbers.
+
+        Returns:
+            (records adopted, journal entries skipped as torn or corrupt).
         """
-        pattern = os.path.join(glob.escape(self.directory), glob.escape(self.stem) + ".*" + SUFFIX)
-        known = {seg.path for seg in self._segments()}
-        total = 0
-        for path in sorted(glob.glob(pattern), key=lambda p: (os.path.getmtime(p), p)):
-            if path in known:
-                continue
-            fd = try_lock(path + ".lock")
-            if fd < 0:
-                continue  # a live process owns it
-            segment = Segment(path, fd)
+        total = skipped = 0
+        for orphan in find_orphans(self.directory, self.stem, self.token):
+            segment = Segment(orphan.segment_path, orphan.lock_fd)
             try:
+                if orphan.journal_path is not None:
+                    skipped += self._replay(segment, orphan.journal_path)
+                if not os.path.exists(segment.path):
+                    segment.close(remove=True)
+                    continue
                 segment.connect()
             except sqlite3.DatabaseError as exc:
                 self._set_aside(segment, exc)
@@ -129,7 +146,37 @@ class Spool:
                 row.first_seq += first
             self._adopted.append(segment)
             total += count
-        return total
+        return total, skipped
+
+    def _replay(self, segment: Segment, path: str) -> int:
+        """Store a journal's records that are not done in its segment, then
+        remove the journal; returns its entries skipped as corrupt."""
+        contents = journal.read(path)
+        if contents is not None and contents.entries:
+            after = contents.done_seq
+            if os.path.exists(segment.path):
+                after = max(after, segment.max_seq())  # stored before the journal said so
+            items = journal.items_from(contents, after)
+            if items:
+                self._store(segment, items)  # a journal is bounded by journal_bytes itself
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        return contents.skipped if contents is not None else 0
+
+    def _store(self, segment: Segment, items: Sequence[Item]) -> None:
+        lines = [freeze(item, self._record_id(item)) for item in items]
+        start = 0
+        while start < len(lines):
+            end, size = start, 0
+            while end < len(lines) and (end == start or size + len(lines[end]) <= self._max_row):
+                size += len(lines[end])
+                end += 1
+            chunk = items[start:end]
+            first = next((item[SEQ] for item in chunk if item[SEQ]), 0)
+            segment.insert(b"".join(lines[start:end]), sum(1 for item in chunk if item[SEQ]), first)
+            start = end
 
     def put(self, items: Sequence[Item], evict_oldest: bool = False) -> PutResult:
         """Store the longest prefix of ``items`` that fits, in rows of
@@ -273,9 +320,12 @@ class Spool:
     def _own_segment(self) -> Segment:
         segment = self._own
         if segment is None:
-            path = os.path.join(self.directory, f"{self.stem}.{uuid.uuid4().hex[:12]}{SUFFIX}")
+            path = self._own_path()
             segment = self._own = Segment(path, try_lock(path + ".lock"))
         return segment
+
+    def _own_path(self) -> str:
+        return os.path.join(self.directory, f"{self.stem}.{self.token}{SUFFIX}")
 
     def _segments(self) -> List[Segment]:
         return self._adopted + ([self._own] if self._own is not None else [])
@@ -335,3 +385,4 @@ class Spool:
         for segment in self._segments():
             segment.forget_after_fork()
         self._adopted, self._own, self._out = [], None, None
+        self.token = uuid.uuid4().hex[:12]

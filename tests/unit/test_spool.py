@@ -82,10 +82,10 @@ class TestSpool:
         first = spool_at(tmp_path, "same")
         first.put([item(i) for i in range(1, 4)])
         second = spool_at(tmp_path, "same")
-        assert second.adopt(lambda n: 1) == 0
+        assert second.adopt(lambda n: 1) == (0, 0)
         first.close()
         reserved: list = []
-        assert second.adopt(lambda n: reserved.append(n) or 101) == 3 and reserved == [3]
+        assert second.adopt(lambda n: reserved.append(n) or 101) == (3, 0) and reserved == [3]
         batch = second.peek(10)
         assert batch is not None and [it[0] for it in batch.items] == [101, 102, 103]
         assert [it[3]["record_id"] for it in batch.items] == ["id-1", "id-2", "id-3"], "ids are kept"
