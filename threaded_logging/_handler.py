@@ -196,12 +196,15 @@ class ThreadedHandler(logging.Handler):
             message, aux = failed_snapshot(record, exc)
         payload = None
         if self._journal is not None:
-            try:  # journal.encode, inlined for the common case: a call costs a tenth of it
-                data = _fast_dumps((message, aux, record.__dict__), default=repr)
-                payload = (data, _adler32(data))
+            try:  # journal.encode, inlined when orjson is there: a call costs a tenth of it
+                if _fast_dumps is None:
+                    payload = journal_entry(record, message, aux)
+                else:
+                    data = _fast_dumps((message, aux, record.__dict__), default=repr)
+                    payload = (data, _adler32(data))
             except RecursionError:
                 raise
-            except Exception:  # no orjson, or surrogates, huge ints: the careful path
+            except Exception:  # surrogates, huge ints: the careful path
                 try:
                     payload = journal_entry(record, message, aux)
                 except Exception:  # counted as unjournaled; the record still ships

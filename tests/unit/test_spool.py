@@ -119,3 +119,37 @@ class TestSpool:
             worst = max(worst, spool.disk_bytes())
         assert spool.size <= bound
         assert worst <= bound * 1.1 + (1 << 20), worst
+
+
+class TestJournalFile:
+    def test_entries_round_trip_and_done_ones_are_not_replayed(self, tmp_path: Path) -> None:
+        """Entries written are read back in order with their ids; those marked done are not."""
+        from threaded_logging import _journal
+
+        journal = _journal.Journal(str(tmp_path / "t.journal"), 64 * 1024, "pfx-", "stem")
+        for seq in range(1, 6):
+            record = logging.makeLogRecord({"name": "j", "msg": "x", "levelno": 20, "levelname": "INFO", "n": seq})
+            assert journal.append(seq, *_journal.encode(record, f"m{seq}", None))
+        journal.mark_done(2)
+        contents = _journal.read(str(tmp_path / "t.journal"))
+        assert contents is not None and (contents.stem, contents.prefix, contents.done_seq) == ("stem", "pfx-", 2)
+        items = _journal.items_from(contents, contents.done_seq)
+        assert [(it[0], it[2], it[1].n, it[3]["record_id"]) for it in items] == [
+            (3, "m3", 3, "pfx-3"), (4, "m4", 4, "pfx-4"), (5, "m5", 5, "pfx-5")]
+
+    def test_the_ring_wraps_and_a_full_one_refuses(self, tmp_path: Path) -> None:
+        """Entries done free room at the start of the ring; with nothing done, a full journal refuses."""
+        from threaded_logging import _journal
+
+        journal = _journal.Journal(str(tmp_path / "r.journal"), 64 * 1024, "p-", "s")
+        payload = (b"x" * 1000, 0)
+        written = 0
+        while journal.append(written + 1, *payload):
+            written += 1
+        assert 50 < written <= 64, "about 64 KiB of 1 KiB entries"
+        journal.mark_done(written - 5)
+        for seq in range(written + 1, written + 20):
+            assert journal.append(seq, b"y" * 1000, 7)
+        contents = _journal.read(str(tmp_path / "r.journal"))
+        assert contents is not None
+        assert [seq for seq, _ in contents.entries] == list(range(written - 4, written + 20)), "in order, across the wrap"
