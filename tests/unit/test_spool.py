@@ -142,14 +142,16 @@ class TestJournalFile:
         from threaded_logging import _journal
 
         journal = _journal.Journal(str(tmp_path / "r.journal"), 64 * 1024, "p-", "s")
-        payload = (b"x" * 1000, 0)
+        import zlib
+
+        payload = (b"x" * 1000, zlib.adler32(b"x" * 1000))
         written = 0
         while journal.append(written + 1, *payload):
             written += 1
         assert 50 < written <= 64, "about 64 KiB of 1 KiB entries"
         journal.mark_done(written - 5)
         for seq in range(written + 1, written + 20):
-            assert journal.append(seq, b"y" * 1000, 7)
+            assert journal.append(seq, b"y" * 1000, zlib.adler32(b"y" * 1000))
         contents = _journal.read(str(tmp_path / "r.journal"))
         assert contents is not None
         assert [seq for seq, _ in contents.entries] == list(range(written - 4, written + 20)), "in order, across the wrap"
