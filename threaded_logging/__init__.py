@@ -20,6 +20,7 @@ _EXPORTS = {
     "ThreadedSqsHandler": ".transports.sqs",
     "ThreadedAwsHandler": ".transports.sqs",
     "CloudLaunchHandler": ".transports.sqs",
+    "ThreadedCloudWatchHandler": ".transports.cloudwatch",
     "RequestLogHook": ".hooks.boto",
     "RequestLogFormatter": ".hooks.boto",
     "RequestLogger": ".hooks.boto",
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ._handler import ThreadedHandler as ThreadedHandler
     from ._schema import JsonFormatter as JsonFormatter
     from ._timer import ThreadedTimer as ThreadedTimer
+    from .transports.cloudwatch import ThreadedCloudWatchHandler as ThreadedCloudWatchHandler
     from .transports.file import ThreadedFileHandler as ThreadedFileHandler
 
 
