@@ -427,3 +427,51 @@ class TestLifecycle:
         stubbed.add_response("put_log_events", {})
         assert t.send(request, None).all_delivered
         assert capsys.readouterr().err == ""
+
+
+class TestHandlerOptions:
+    def test_bad_options_fail_at_construction(self) -> None:
+        """The handler validates its own options before anything else is built."""
+        from threaded_logging import ThreadedCloudWatchHandler
+
+        with pytest.raises(ValueError, match="retention_days must be None or one of"):
+            ThreadedCloudWatchHandler("app", retention_days=10)
+        with pytest.raises(ValueError, match="log_group must be"):
+            ThreadedCloudWatchHandler("")
+
+
+class TestCheckConfig:
+    def ini(self, tmp_path: Any, section: str) -> str:
+        path = tmp_path / "logging.ini"
+        path.write_text("[loggers]\nkeys=root\n[handlers]\nkeys=cw\n[formatters]\nkeys=\n"
+                        f"[logger_root]\nhandlers=cw\n[handler_cw]\n{section}\n")
+        return str(path)
+
+    @pytest.mark.parametrize(("section", "expected"), [
+        ("class=threaded_logging.ThreadedCloudwatchHandler\nargs=('app',)",
+         "did you mean 'threaded_logging.ThreadedCloudWatchHandler'?"),
+        ("class=threaded_logging.ThreadedCloudWatchHandler\nargs=('app',)\nkwargs={'retention_day': 7}",
+         "unknown option 'retention_day' -- did you mean 'retention_days'?"),
+        ("class=threaded_logging.ThreadedCloudWatchHandler\nargs=('app',)\nkwargs={'retention_days': 10}",
+         "ValueError: retention_days must be None or one of 1, 3, 5"),
+        ("class=threaded_logging.ThreadedCloudWatchHandler\nargs=('app', 'web:{pid}')",
+         "log_stream may not contain ':' or '*'"),
+        ("class=threaded_logging.ThreadedCloudWatchHandler\nargs=('app',)\nkwargs={'endpoint_url': 'htp://127.0.0.1:4566'}",
+         "endpoint_url: URL scheme 'htp' looks wrong"),
+    ])
+    def test_mistakes_are_named_with_their_section(self, tmp_path: Any, section: str, expected: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+        """check-config reports each CloudWatch mistake under [handler_cw], exit code 1."""
+        from threaded_logging.cli.main import main
+
+        assert main(["check-config", self.ini(tmp_path, section)]) == 1
+        out = capsys.readouterr().out
+        assert "[handler_cw]" in out and expected in out
+
+    def test_nested_secrets_are_remembered(self) -> None:
+        """A secret inside client_kwargs is redacted like a top-level one."""
+        from threaded_logging.cli.check_config import Checker
+
+        checker = Checker()
+        checker.remember_secrets({"client_kwargs": {"aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG"}, "log_group": "app"})
+        assert checker.redact("key wJalrXUtnFEMI/K7MDENG here, group app") == "key *** here, group app"
