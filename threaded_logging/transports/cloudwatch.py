@@ -73,7 +73,7 @@ class ThreadedCloudWatchHandler(ThreadedHandler):
         self,
         log_group: str,
         log_stream: str = DEFAULT_LOG_STREAM,
-        create_group: Any = True,
+        create_group: bool = True,
         retention_days: Optional[int] = None,
         client: Optional["CloudWatchLogsClient"] = None,
         region_name: Optional[str] = None,
