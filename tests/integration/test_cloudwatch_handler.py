@@ -314,6 +314,25 @@ class TestConfiguration:
         out = capsys.readouterr().out
         assert "handler cw: ThreadedCloudWatchHandler -> CloudWatch Logs app:{host}-{pid}" in out
 
+    def test_fileconfig_with_plain_values_ships(self, logs_client: Any, log_group: str, moto_endpoint: str,
+                                               tmp_path: Path) -> None:
+        """A logging.ini (as boto's config also holds) builds the handler from args and kwargs and ships."""
+        path = tmp_path / "logging.ini"
+        path.write_text(
+            "[loggers]\nkeys=root,app\n[handlers]\nkeys=cw\n[formatters]\nkeys=line\n"
+            "[logger_root]\nhandlers=\n[logger_app]\nqualname=cw.ini\nhandlers=cw\nlevel=INFO\npropagate=0\n"
+            "[formatter_line]\nformat=%(levelname)s %(message)s\n"
+            f"[handler_cw]\nclass=threaded_logging.ThreadedCloudWatchHandler\nformatter=line\n"
+            f"args=({log_group!r}, 'ini-{{pid}}')\nkwargs={{'endpoint_url': {moto_endpoint!r}, "
+            "'region_name': 'us-east-1', 'format': 'text', 'flush_interval': 20}\n")
+        logging.config.fileConfig(str(path), disable_existing_loggers=False)
+        logging.getLogger("cw.ini").info("from the ini file")
+        (handler,) = logging.getLogger("cw.ini").handlers
+        assert isinstance(handler, ThreadedCloudWatchHandler) and handler.flush(timeout=20)
+        assert handler.stream_name() == f"ini-{os.getpid()}"
+        events = read_events(logs_client, log_group, handler.stream_name())
+        assert [e["message"] for e in events] == ["INFO from the ini file"]
+
     def test_docs_example_ships_and_passes_check_config(self, moto_endpoint: str, aws_env: None, logs_client: Any,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
