@@ -27,6 +27,9 @@ def _isolate_logging() -> Iterator[None]:
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_loggers = dict(logging.Logger.manager.loggerDict)
+    saved_states = {name: (lg.handlers[:], lg.level, lg.propagate, lg.disabled, lg.filters[:])
+                    for name, lg in saved_loggers.items() if isinstance(lg, logging.Logger)}
+    saved_disable = logging.root.manager.disable
     ThreadedHandler.__init__ = _tracking_init  # type: ignore[method-assign]
     try:
         yield
@@ -42,9 +45,16 @@ def _isolate_logging() -> Iterator[None]:
         root.setLevel(saved_level)
         for name in set(logging.Logger.manager.loggerDict) - set(saved_loggers):
             logger = logging.Logger.manager.loggerDict[name]
-            if isinstance(logger, logging.Logger):
-                logger.handlers[:] = []
-                logger.propagate = True
+            if isinstance(logger, logging.Logger):  # a later test may use the same name afresh
+                logger.handlers[:], logger.filters[:] = [], []
+                logger.propagate, logger.disabled = True, False
+                logger.setLevel(logging.NOTSET)
+        for name, (handlers_, level, propagate, disabled, filters) in saved_states.items():
+            logger = logging.getLogger(name)  # dictConfig may have disabled or re-levelled it
+            logger.handlers[:], logger.filters[:] = handlers_, filters
+            logger.propagate, logger.disabled = propagate, disabled
+            logger.setLevel(level)
+        logging.disable(saved_disable)
         leaked = wait_for(lambda: not _worker_threads(), timeout=5)
         assert leaked, f"threaded_logging threads leaked: {_worker_threads()}"
 

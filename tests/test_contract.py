@@ -160,6 +160,40 @@ def _sqs_pack(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
     return _sqs_destination(request, pack=True)
 
 
+@destination("cloudwatch")
+def _cloudwatch(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
+    import boto3
+
+    from threaded_logging import ThreadedCloudWatchHandler
+
+    endpoint = request.getfixturevalue("moto_endpoint")
+    request.getfixturevalue("aws_env")
+    client = boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1")
+    group = f"/contract/{uuid.uuid4().hex[:10]}"
+
+    def build(**options: Any) -> ThreadedHandler:
+        return ThreadedCloudWatchHandler(group, endpoint_url=endpoint, region_name="us-east-1", **options)
+
+    def messages() -> List[str]:
+        try:
+            streams = client.describe_log_streams(logGroupName=group)["logStreams"]
+        except client.exceptions.ResourceNotFoundException:
+            return []
+        events = []
+        for stream in streams:
+            got = client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)
+            events += [(e["timestamp"], i, json.loads(e["message"])["message"]) for i, e in enumerate(got["events"])]
+        return [message for _, _, message in sorted(events)]
+
+    def cleanup() -> None:
+        try:
+            client.delete_log_group(logGroupName=group)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+
+    return Destination(build, messages, cleanup)
+
+
 @pytest.fixture(params=sorted(DESTINATIONS))
 def dest(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Destination]:
     """Every registered destination in turn."""

@@ -24,6 +24,7 @@ _EXPORTS = {
     "ThreadedSqsHandler": ".transports.sqs",
     "ThreadedAwsHandler": ".transports.sqs",
     "CloudLaunchHandler": ".transports.sqs",
+    "ThreadedCloudWatchHandler": ".transports.cloudwatch",
     "RequestLogHook": ".hooks.boto",
     "RequestLogFormatter": ".hooks.boto",
     "RequestLogger": ".hooks.boto",
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from ._schema import JsonFormatter as JsonFormatter
     from ._timer import ThreadedTimer as ThreadedTimer
     from .hooks.httpx import log_httpx_requests as log_httpx_requests
+    from .transports.cloudwatch import ThreadedCloudWatchHandler as ThreadedCloudWatchHandler
     from .transports.file import ThreadedFileHandler as ThreadedFileHandler
 
 

@@ -36,6 +36,7 @@ _terminating = False
 _mp_hooked = False
 _finalizer: Any = None
 _closed = threading.Event()  # set once the SIGTERM closing is done
+_masked = False  # SIGTERM is blocked in the forking thread, around a fork
 #: Closes every live handler together; set by ``_handler`` (no import cycle).
 close_all: Callable[[], None] = lambda: None
 #: The largest ``shutdown_timeout`` among live handlers, in seconds.
@@ -182,20 +183,52 @@ _TOKEN = _Token()
 
 
 def _before_fork() -> None:
-    """Before a fork: if multiprocessing is in use, hook into its forked children."""
-    global _mp_hooked
-    if _mp_hooked or "multiprocessing.util" not in sys.modules:
-        return
-    util = sys.modules["multiprocessing.util"]
-    util.register_after_fork(_TOKEN, _in_forked_multiprocessing_child)
-    _mp_hooked = True
+    """Before a fork: hook into multiprocessing's forked workers, and hold
+    SIGTERM back in the forking thread while the library's handler is in place.
+
+    A worker inherits that handler; a SIGTERM landing before the worker resets
+    it (``Pool.terminate()`` right after the pool started) would be taken by
+    CPython's C-level handler and then dropped ("ignored due to race
+    condition"), leaving a worker the pool waits on for ever. Blocked, it stays
+    pending until the child has set the default action.
+    """
+    global _mp_hooked, _masked
+    if not _mp_hooked and "multiprocessing.util" in sys.modules:
+        sys.modules["multiprocessing.util"].register_after_fork(_TOKEN, _in_forked_multiprocessing_child)
+        _mp_hooked = True
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        _masked = True
+
+
+def _after_fork_in_parent() -> None:
+    global _masked
+    if _masked:
+        _masked = False
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _terminating, _closed
+    global _lock, _terminating, _closed, _installed, _masked
     _lock = threading.Lock()  # the parent's may have been held by another thread
     _terminating = False
     _closed = threading.Event()
+    if _forked_by_multiprocessing() and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _installed = False
+    if _masked:  # a SIGTERM held back since the fork is delivered now, to the right action
+        _masked = False
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+def _forked_by_multiprocessing() -> bool:
+    """Whether this fork is multiprocessing starting a worker (its Popen is on the stack)."""
+    frame: Optional[FrameType] = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(os.path.join("multiprocessing", "popen_fork.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List
+import uuid
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -32,3 +33,26 @@ def scripted() -> Iterator[Scripted]:
     finally:
         for s in servers:
             s.stop()
+
+
+@pytest.fixture
+def logs_client(moto_endpoint: str, aws_env: None) -> Any:
+    """A boto3 CloudWatch Logs client for moto's server."""
+    import boto3
+
+    return boto3.client("logs", endpoint_url=moto_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture
+def log_group(logs_client: Any) -> Iterator[str]:
+    """A fresh log group name on moto's server, not created yet; deleted afterwards.
+
+    moto's calls slow down as its groups and streams grow, so each test
+    gets its own and leaves nothing behind.
+    """
+    name = f"/test/cw-{uuid.uuid4().hex[:12]}"
+    yield name
+    try:
+        logs_client.delete_log_group(logGroupName=name)
+    except logs_client.exceptions.ResourceNotFoundException:
+        pass

@@ -47,9 +47,13 @@ class Checker:
         self.problems.append(Problem(where, message, hint))
 
     def remember_secrets(self, values: Mapping[str, Any]) -> None:
+        """Keep every value under a secret-looking name, at any depth
+        (``client_kwargs={"aws_secret_access_key": ...}``)."""
         for name, value in values.items():
             if _SECRET_NAME.search(str(name)):
                 self._collect(value)
+            elif isinstance(value, Mapping):
+                self.remember_secrets(value)
 
     def _collect(self, value: Any) -> None:
         if isinstance(value, str) and len(value) >= 3:
