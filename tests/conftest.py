@@ -43,7 +43,7 @@ def _isolate_logging() -> Iterator[None]:
         close_all(handlers)
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
-        for name in set(logging.Logger.manager.loggerDict) - set(saved_loggers):
+        for name in set(logging.Logger.manager.loggerDict) - set(saved_states):  # new, or a placeholder before
             logger = logging.Logger.manager.loggerDict[name]
             if isinstance(logger, logging.Logger):  # a later test may use the same name afresh
                 logger.handlers[:], logger.filters[:] = [], []
