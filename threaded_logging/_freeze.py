@@ -61,12 +61,23 @@ def thaw(data: bytes) -> Item:
     payload = _loads(data)
     if not isinstance(payload, dict) or not isinstance(payload.get("r"), dict):
         raise ValueError("not a frozen record")
-    record = logging.makeLogRecord(payload["r"])
+    attrs = payload["r"]
+    if attrs.keys() >= _KEPT:  # rebuilt without __init__, attributes in the order it sets them
+        record = _new_record(logging.LogRecord)
+        record.__dict__ = {**_BLANK, **attrs}
+    else:  # frozen by hand: makeLogRecord fills in what is missing
+        record = logging.makeLogRecord(attrs)
     message = str(payload.get("m", ""))
     record.msg = message
     record.args = None
     aux = payload.get("a")
     return (int(payload.get("s", 1)), record, message, aux if isinstance(aux, dict) else None)
+
+
+#: What ``LogRecord.__init__`` sets, in its order; what freeze keeps of it.
+_BLANK = dict.fromkeys(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_KEPT = frozenset(_BLANK) - frozenset(_NOT_FROZEN)
+_new_record = logging.LogRecord.__new__
 
 
 def _loads(data: bytes) -> object:
