@@ -94,7 +94,7 @@ class Spool:
         self._out: Optional[SpoolBatch] = None  # the batch peeked and not yet settled
         self._left: Optional[Tuple[int, int]] = None  # (records, bytes) left on disk at close
         self._kept = 0  # records of rows still in memory (see _keep)
-        self._keeping = True
+        self._keeping = False  # from the first batch delivered whole until one is not
         os.makedirs(directory, exist_ok=True)
 
     def rename(self, identity: str) -> bool:
@@ -177,8 +177,8 @@ class Spool:
         """The records of a new row, if they may stay in memory until it is
         peeked: the next batch is then sent without reading and thawing it
         (~40,000 instructions per record). Up to :data:`KEEP_RECORDS`, and
-        none while the destination fails (the spool is for outages: there
-        its records stay on disk only)."""
+        only once a batch was delivered whole and until one is not: in an
+        outage, what the spool is for, its records stay on disk only."""
         if not self._keeping or self._kept + len(items) > KEEP_RECORDS:
             return None
         self._kept += len(items)
@@ -374,4 +374,4 @@ class Spool:
         for segment in self._segments():
             segment.forget_after_fork()
         self._adopted, self._own, self._out = [], None, None
-        self._kept, self._keeping = 0, True
+        self._kept, self._keeping = 0, False
