@@ -68,6 +68,8 @@ _INIT, _LAST, _OTHER = 0, 1, 2
 _KIND = {**dict.fromkeys(_RECORD_ATTRS, _OTHER), **dict.fromkeys(_INIT_KEYS, _INIT), _LAST_INIT: _LAST}
 #: The keys a fast line has; an extra named so is renamed, by the general path.
 _FIXED = frozenset(SCHEMA_KEYS)
+#: What ``process`` and ``thread`` may be (None when logging does not record them).
+_WHOLE = frozenset({int, type(None)})
 
 
 def json_lines(schema: Schema, items: Sequence[Item]) -> bytes:
@@ -99,19 +101,23 @@ def _texts(schema: Schema, items: Sequence[Item]) -> List[str]:
     tail = _static_tail(static)
     if tail is None:
         return [_general(schema, item) for item in items]
-    tail += "}\n"
-    value_text = _value_texts()
+    tail, keys, value_text = tail + "}\n", _KeyTexts(static), _value_texts()
     id_prefix, out, second, stamp, plain = schema.id_prefix, [], -1.0, "", logging.LogRecord
+    last_site: Tuple[Any, ...] = ()
+    head = middle = ""
     for item, created_text in zip(items, _created_texts(items)):
         seq, record, message, aux = item
         attrs = record.__dict__
         try:
             record_id = f'"{id_prefix}{seq}"' if aux is None else _stored_id(aux)
             site = _site_of(attrs)
-            head, middle = _sites.get(site) or _site(site)
+            if site != last_site:  # consecutive records mostly come from one call site
+                head, middle = _sites.get(site) or _site(site)
+                last_site = site
             created = attrs["created"]
-            if attrs["stack_info"] or type(created) is not float or type(record) is not plain:
-                raise _General
+            if (attrs["stack_info"] or type(created) is not float or type(record) is not plain
+                    or type(site[4]) is not int or type(site[6]) not in _WHOLE or type(site[8]) not in _WHOLE):
+                raise _General  # (equal is not enough for numbers: True == 1 == 1.0)
             extras = []  # last first; for a plain record only (see _plain)
             for key in reversed(attrs):
                 kind = _KIND.get(key)
@@ -126,9 +132,13 @@ def _texts(schema: Schema, items: Sequence[Item]) -> List[str]:
             _unread(attrs)
             if not second <= created < second + 1.0:
                 second, stamp = _second(created)
+            if len(extras) == 1:
+                value = attrs[extras[0]]
+                more = keys[extras[0]] + value_text[type(value)](value)  # KeyError: another type
+            else:
+                more = _extras_text(attrs, extras, keys, value_text) if extras else ""
             out.append(f'{{"timestamp":"{stamp}{_MILLIS_OF[attrs["msecs"]]}","created":{created_text}{head}'
-                       f'{encode_basestring(message)}{middle}{record_id}'
-                       f'{_extras_text(attrs, extras, static, value_text) if extras else ""}{tail}')
+                       f'{encode_basestring(message)}{middle}{record_id}{more}{tail}')
         except Exception:  # outside the fast path's shape: the general path decides
             out.append(_general(schema, item))
     return out
@@ -163,16 +173,33 @@ def _plain(attrs: Dict[str, Any]) -> None:
         raise _General
 
 
-def _extras_text(attrs: Dict[str, Any], extras: List[str], static: Any,
+def _extras_text(attrs: Dict[str, Any], extras: List[str], keys: "_KeyTexts",
                  value_text: Dict[type, Callable[[Any], str]]) -> str:
     """``,"key":value`` for each extra (given last first), in the record's order."""
     text = ""
     for key in reversed(extras):
-        if type(key) is not str or key in _FIXED or key in static:
-            raise _General  # renamed or shadowing: the general path's rules
         value = attrs[key]
-        text += f",{encode_basestring(key)}:{value_text[type(value)](value)}"  # KeyError: other types
+        text += keys[key] + value_text[type(value)](value)  # KeyError: a value of another type
     return text
+
+
+class _KeyTexts(Dict[str, str]):
+    """``,"key":`` by extra's name, for one batch.
+
+    Raises:
+        _General: the name is renamed or shadowed by the general path's
+            rules (a schema key or a static field), or is not a string.
+    """
+
+    def __init__(self, static: Any) -> None:
+        super().__init__()
+        self.static = static
+
+    def __missing__(self, key: str) -> str:
+        if type(key) is not str or key in _FIXED or key in self.static:
+            raise _General
+        text = self[key] = f",{encode_basestring(key)}:"
+        return text
 
 
 def _int_text(value: int) -> str:

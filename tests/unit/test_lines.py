@@ -170,6 +170,13 @@ class TestJsonLines:
         ]
         assert json_lines(schema, items) == expected(schema, items)
 
+    def test_numbers_equal_across_types_are_not_confused(self) -> None:
+        """A site seen with int fields is not reused for a record whose fields are equal bools or floats."""
+        records = [changed(lambda r: setattr(r, "lineno", 1)), changed(lambda r: setattr(r, "lineno", True)),
+                   changed(lambda r: setattr(r, "lineno", 1.0)), changed(lambda r: setattr(r, "process", True))]
+        lines = check(*records)
+        assert [out["line"] for out in lines[:3]] == [1, True, 1.0]
+
     def test_lone_surrogates_are_replaced_record_by_record(self) -> None:
         """A lone surrogate in one record does not change how its neighbours render."""
         schema = Schema()
