@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ._freeze import freeze, thaw
+from ._freeze import freeze, freeze_all, thaw
 from ._segment import MAX_ROW_BYTES, SUFFIX, WAL_LIMIT, NewRow, Row, Segment, disk_charge, identity_filename, try_lock
 from ._snapshot import SEQ, Item
 
@@ -146,7 +146,7 @@ class Spool:
         flight) are deleted first to make room for all of ``items``.
         """
         record_id = self._record_id
-        lines = [freeze(item, record_id(item)) for item in items]
+        lines = freeze_all(items, record_id)
         result = PutResult()
         if evict_oldest:
             result.evicted = self._evict(sum(disk_charge(len(line)) for line in lines))
