@@ -44,7 +44,7 @@ PATHS: Dict[str, Tuple[str, int, int]] = {
     "spool-thaw": ("Spool.peek + settle of rows read back: read, thaw, delete", 1, 4),
     "sqs-pack": ("SQS pack mode: records -> SendMessageBatch entries", 1, 4),
     "info-null": ("caller: logger.info with a NullHandler", 1, 4),
-    "info-threaded": ("caller: logger.info with ThreadedHttpHandler (worker idle)", 1, 4),
+    "info-threaded": ("caller: logger.info with ThreadedHttpHandler (records queued, worker not started)", 1, 4),
 }
 
 
