@@ -146,6 +146,30 @@ def scenario_stall(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     report(result)  # the destination is stalled: do not wait for anyone's shutdown
 
 
+def scenario_paced(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
+    """The app logs at a steady ``rate`` per second for ``seconds``: each call
+    timed, and the CPU the process's other threads (the worker) used."""
+    built = contenders.ALL[name](addr)
+    logger = make_logger(built.handler)
+    warm_up(logger, name)
+    info, clock, rate = logger.info, time.perf_counter_ns, p["rate"]
+    total = int(rate * p["seconds"])
+    spent = 0
+    cpu, mine, start = time.process_time(), time.thread_time(), clock()
+    for i in range(total):
+        due = start + i * 1_000_000_000 // rate
+        if clock() < due:  # ahead of the pace: sleep in steps of at least a millisecond
+            time.sleep(max(0.001, (due - clock()) / 1e9))
+        began = clock()
+        info(MSG, i, extra=EXTRA)
+        spent += clock() - began
+    wall = (clock() - start) / 1e9
+    others = (time.process_time() - cpu) - (time.thread_time() - mine)
+    result = {"rate": rate, "calls": total, "ns_per_call": spent / total, "achieved_per_s": total / wall,
+              "worker_core_share": max(0.0, others) / wall}
+    report(result)
+
+
 def scenario_outage(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     options = {"capacity": p["capacity"]} if name.startswith("Threaded") else {}
     built = contenders.ALL[name](addr, **options)

@@ -38,6 +38,9 @@ HTTP_SET = ["NullHandler", "deque.append", "stdlib HTTPHandler GET", "stdlib HTT
             "Threaded GET", "Threaded POST ndjson", "Threaded POST gzip", "Threaded POST spool",
             "Threaded(FileHandler)"]
 
+PACED_SET = ["NullHandler", "stdlib Queue+Listener+HTTP", "Threaded POST ndjson", "Threaded POST spool"]
+PACED_RATES = [5_000, 20_000]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -140,6 +143,11 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return None if not a or not b else a / b
 
 
+def percent(counts: Dict[str, Any]) -> Optional[float]:
+    """Dropped records as a percentage of those emitted."""
+    return None if not counts.get("emitted") else 100 * counts.get("dropped", 0) / counts["emitted"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--quick", action="store_true", help="smaller counts and one repeat (smoke run)")
@@ -162,6 +170,12 @@ def main() -> int:
         print("caller cost while shipping", file=sys.stderr)
         ship_names = [n for n in names if n not in ("Threaded GET",)]
         results["shipping"] = interleaved("shipping", ship_names, addr, {"n": 20_000 if quick else 100_000}, fine, "ns_per_call")
+        print("paced: the app logs at a steady rate", file=sys.stderr)
+        results["paced"] = {}
+        for rate in PACED_RATES:
+            results["paced"][str(rate)] = interleaved(
+                "paced", [n for n in PACED_SET if n in names], addr,
+                {"rate": rate, "seconds": 1 if quick else 5}, repeats, "ns_per_call")
         print("end-to-end throughput (20,000 records)", file=sys.stderr)
         e2e_names = [n for n in names if n not in ("NullHandler", "deque.append", "Threaded(FileHandler)")]
         if quick:  # one request per record: seconds each, left to the full run
@@ -264,6 +278,15 @@ def report(r: Dict[str, Any]) -> None:
         if a is not None or b is not None:
             rows.append([name, fmt(a), fmt(ratio(a, null_idle), "×", 2), fmt(b), fmt(ratio(b, null_ship), "×", 2)])
     table(["contender", "idle ns/call", "idle × Null", "shipping ns/call", "shipping × Null"], rows)
+    paced = r.get("paced", {})
+    print()
+    rows = []
+    for rate, runs in paced.items():
+        null = runs.get("NullHandler", {}).get("ns_per_call")
+        for name, v in runs.items():
+            rows.append([f"{name} @ {int(rate):,}/s", fmt(v.get("ns_per_call")), fmt(ratio(v.get("ns_per_call"), null), "×", 2),
+                         fmt(v.get("achieved_per_s")), fmt(100 * v.get("worker_core_share", 0), " %", 1)])
+    table(["contender (paced)", "caller ns/call", "× Null", "achieved records/s", "worker share of a core"], rows)
     e2e = r.get("e2e", {})
     print()
     table(["contender (end to end)", "records/s", "lost", "seconds"],
@@ -288,15 +311,18 @@ def report(r: Dict[str, Any]) -> None:
             fmt(v["api_calls_per_1000"], "", 1)] for name, v in sqs.items()])
     print("\n## Targets\n", file=out)
     rows = [
-        ("idle: ThreadedHttpHandler ≤ 1.35× NullHandler", ratio(idle.get("Threaded POST ndjson", {}).get("ns_per_call"), null_idle), 1.35, "≤"),
+        ("idle: ThreadedHttpHandler ≤ 1.2× NullHandler", ratio(idle.get("Threaded POST ndjson", {}).get("ns_per_call"), null_idle), 1.2, "≤"),
         ("shipping: ≤ 2× NullHandler", ratio(ship.get("Threaded POST ndjson", {}).get("ns_per_call"), null_ship), 2.0, "≤"),
+        ("paced 20,000/s: caller ≤ 1.3× NullHandler", ratio(paced.get("20000", {}).get("Threaded POST ndjson", {}).get("ns_per_call"),
+                                                           paced.get("20000", {}).get("NullHandler", {}).get("ns_per_call")), 1.3, "≤"),
         ("end to end: ≥ 65,000 records/s (POST ndjson)", ours, 65_000, "≥"),
         ("end to end: ≥ 10× the best users' pick", ratio(ours, best_pick), 10, "≥"),
         ("end to end: 0 lost", e2e.get("Threaded POST ndjson", {}).get("lost"), 0, "="),
         ("stall: p99 ≤ 2× paced NullHandler p99", ratio(stall.get("Threaded POST ndjson", {}).get("p99_us"), null_p99), 2.0, "≤"),
         ("stall: max < 5 ms (µs)", stall.get("Threaded POST ndjson", {}).get("max_us"), 5000, "<"),
         ("outage: RSS growth ≤ need + 10 MB", r.get("outage", {}).get("Threaded POST ndjson", {}).get("rss_growth_mb"), (need or 0) + 10, "≤"),
-        ("outage with spool: 0 dropped", r.get("outage", {}).get("Threaded POST spool", {}).get("dropped"), 0, "="),
+        ("end to end with spool: ≥ 40,000 records/s", e2e.get("Threaded POST spool", {}).get("records_per_s"), 40_000, "≥"),
+        ("outage with spool: ≤ 1% of the burst dropped (%)", percent(r.get("outage", {}).get("Threaded POST spool", {})), 1.0, "≤"),
         ("SQS: pack ≥ 10× records/s", ratio(sqs.get("ThreadedSqs pack", {}).get("records_per_s"), sqs.get("ThreadedSqs", {}).get("records_per_s")), 10, "≥"),
     ]
     results = []

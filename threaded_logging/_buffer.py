@@ -173,7 +173,11 @@ class Buffer:
         with self._lock:
             items = self._items
             count = min(len(items), max_items)
-            batch = [items.popleft() for _ in range(count)]
+            if count == len(items):  # all of it (the usual case): one C-level copy under the lock
+                batch = list(items)
+                items.clear()
+            else:
+                batch = [items.popleft() for _ in range(count)]
             if self._gap is not None:
                 if self._overflow == "drop_oldest":
                     batch.insert(0, self._gap_item())

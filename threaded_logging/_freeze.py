@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Callable, List, Sequence
 
 from ._snapshot import Item, safe_repr
 
 try:  # optional, as in _schema: freezes a record several times faster
     import orjson as _orjson
+
+    _OPTIONS = _orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_DATETIME
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None  # type: ignore[assignment]
 
@@ -22,6 +25,32 @@ except ImportError:  # pragma: no cover - depends on the environment
 #: Record attributes a frozen record does not keep: the message is kept
 #: formatted, and the exception as text (in ``aux``).
 _NOT_FROZEN = ("msg", "args", "exc_info", "message")
+
+
+def freeze_all(items: Sequence[Item], record_id: Callable[[Item], str]) -> List[bytes]:
+    """``[freeze(item, record_id(item)) for item in items]``, in one loop:
+    the spool's hot loop (one call per batch, not two per record)."""
+    if _orjson is None:
+        return [freeze(item, record_id(item)) for item in items]
+    dumps, lines = _orjson.dumps, []
+    for item in items:
+        seq, record, message, aux = item
+        rid = record_id(item)
+        if aux is None:
+            aux = {"record_id": rid}
+        elif aux.get("record_id") != rid:
+            aux = {**aux, "record_id": rid}
+        attrs = record.__dict__.copy()
+        attrs.pop("msg", None)  # _NOT_FROZEN, unrolled
+        attrs.pop("args", None)
+        attrs.pop("exc_info", None)
+        attrs.pop("message", None)
+        try:
+            lines.append(dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr, option=_OPTIONS)
+                         + b"\n")
+        except (TypeError, ValueError, RecursionError):
+            lines.append(freeze(item, rid))
+    return lines
 
 
 def freeze(item: Item, record_id: str) -> bytes:
@@ -40,8 +69,7 @@ def freeze(item: Item, record_id: str) -> bytes:
     if _orjson is not None:
         try:
             return _orjson.dumps({"s": seq, "r": attrs, "m": message, "a": aux}, default=safe_repr,
-                                 option=_orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATACLASS
-                                 | _orjson.OPT_PASSTHROUGH_DATETIME) + b"\n"
+                                 option=_OPTIONS) + b"\n"
         except (TypeError, ValueError, RecursionError):
             pass  # surrogates, huge ints, cycles: the careful path
     try:
@@ -61,12 +89,23 @@ def thaw(data: bytes) -> Item:
     payload = _loads(data)
     if not isinstance(payload, dict) or not isinstance(payload.get("r"), dict):
         raise ValueError("not a frozen record")
-    record = logging.makeLogRecord(payload["r"])
+    attrs = payload["r"]
+    if attrs.keys() >= _KEPT:  # rebuilt without __init__, attributes in the order it sets them
+        record = _new_record(logging.LogRecord)
+        record.__dict__ = {**_BLANK, **attrs}
+    else:  # frozen by hand: makeLogRecord fills in what is missing
+        record = logging.makeLogRecord(attrs)
     message = str(payload.get("m", ""))
     record.msg = message
     record.args = None
     aux = payload.get("a")
     return (int(payload.get("s", 1)), record, message, aux if isinstance(aux, dict) else None)
+
+
+#: What ``LogRecord.__init__`` sets, in its order; what freeze keeps of it.
+_BLANK = dict.fromkeys(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_KEPT = frozenset(_BLANK) - frozenset(_NOT_FROZEN)
+_new_record = logging.LogRecord.__new__
 
 
 def _loads(data: bytes) -> object:

@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS batches (
 _FORKED_AWAY: List[Any] = []
 
 
+#: A row to store: ``(data, records, first sequence number, the records or None)``.
+NewRow = Tuple[bytes, int, int, Optional[List[Any]]]
+
+
 def identity_filename(identity: str) -> str:
     """A file-name-safe, still readable, unique form of a handler identity."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", identity).strip("_")[:80] or "handler"
@@ -60,16 +64,22 @@ def disk_charge(size: int) -> int:
 
 
 class Row:
-    """One stored row, as this process knows it."""
+    """One stored row, as this process knows it.
 
-    __slots__ = ("row_id", "count", "charge", "first_seq", "attempts")
+    ``items`` are the records it holds while this process still has them in
+    memory (see ``Spool``), else None.
+    """
 
-    def __init__(self, row_id: int, count: int, charge: int, first_seq: int, attempts: int) -> None:
+    __slots__ = ("row_id", "count", "charge", "first_seq", "attempts", "items")
+
+    def __init__(self, row_id: int, count: int, charge: int, first_seq: int, attempts: int,
+                 items: Optional[List[Any]] = None) -> None:
         self.row_id = row_id
         self.count = count
         self.charge = charge
         self.first_seq = first_seq
         self.attempts = attempts
+        self.items = items
 
 
 class Segment:
@@ -83,6 +93,7 @@ class Segment:
         self.rows: Deque[Row] = collections.deque()
         self.count = 0  # records in rows
         self.charge = 0  # bytes charged for rows
+        self._wal_guess = WAL_LIMIT  # write-ahead log bytes at most, until looked up
 
     def connect(self) -> sqlite3.Connection:
         conn = self._conn
@@ -117,10 +128,27 @@ class Segment:
         self.count += row.count
         self.charge += row.charge
 
-    def insert(self, data: bytes, count: int, first_seq: int) -> None:
-        cursor = self.connect().execute("INSERT INTO batches (n, data) VALUES (?, ?)", (count, data))
-        self._add(Row(int(cursor.lastrowid or 0), count, disk_charge(len(data)), first_seq, 0))
-        self._checkpoint()
+    def insert(self, rows: Sequence[NewRow]) -> None:
+        """Store rows, in order, several per statement (see :meth:`_each_hundred`),
+        at most :data:`WAL_LIMIT` bytes each, which bounds the log between checkpoints."""
+        start = 0
+        while start < len(rows):
+            end, size = start + 1, len(rows[start][0])
+            while end < len(rows) and end - start < 100 and size + len(rows[end][0]) <= WAL_LIMIT:
+                size += len(rows[end][0])
+                end += 1
+            self._insert(rows[start:end])
+            self._wal_guess += size + 3 * _PAGE * (end - start)
+            self._checkpoint()
+            start = end
+
+    def _insert(self, rows: Sequence[NewRow]) -> None:
+        params = [value for row in rows for value in (row[1], row[0])]
+        cursor = self.connect().execute("INSERT INTO batches (n, data) VALUES " + ",".join(["(?, ?)"] * len(rows)), params)
+        row_id = int(cursor.lastrowid or 0) - len(rows)  # AUTOINCREMENT: one statement's ids are consecutive
+        for data, count, first_seq, items in rows:
+            row_id += 1
+            self._add(Row(row_id, count, disk_charge(len(data)), first_seq, 0, items))
 
     def max_seq(self) -> int:
         """The largest sequence number stored (0 when none): where an earlier
@@ -140,15 +168,29 @@ class Segment:
         return b"" if found is None else bytes(found[0])
 
     def mark_attempted(self, rows: Sequence[Row]) -> None:
-        ids = [(row.row_id,) for row in rows]
-        self.connect().executemany("UPDATE batches SET attempts = attempts + 1 WHERE id = ?", ids)
+        self._each_hundred("UPDATE batches SET attempts = attempts + 1 WHERE id IN ({})", rows)
+        self._wal_guess += 2 * _PAGE * len(rows)
 
-    def delete(self, row: Row) -> None:
-        self.connect().execute("DELETE FROM batches WHERE id = ?", (row.row_id,))
-        self.rows.remove(row)
-        self.count -= row.count
-        self.charge -= row.charge
+    def delete(self, rows: Sequence[Row]) -> None:
+        self._each_hundred("DELETE FROM batches WHERE id IN ({})", rows)
+        for row in rows:
+            if row is self.rows[0]:
+                self.rows.popleft()
+            else:
+                self.rows.remove(row)
+            self.count -= row.count
+            self.charge -= row.charge
+        self._wal_guess += 3 * _PAGE * len(rows)
         self._checkpoint()
+
+    def _each_hundred(self, sql: str, rows: Sequence[Row]) -> None:
+        """One statement per hundred rows: the sqlite3 module gives up the GIL
+        for every statement step, and winning it back from a busy
+        application can take a switch interval (5 ms)."""
+        conn = self.connect()
+        for start in range(0, len(rows), 100):
+            ids = [row.row_id for row in rows[start:start + 100]]
+            conn.execute(sql.format(",".join("?" * len(ids))), ids)
 
     def rewrite(self, row: Row, data: bytes, count: int, first_seq: int) -> None:
         self.connect().execute("UPDATE batches SET n = ?, data = ? WHERE id = ?", (count, data, row.row_id))
@@ -156,15 +198,24 @@ class Segment:
         self.count += count - row.count
         self.charge += charge - row.charge
         row.count, row.charge, row.first_seq = count, charge, first_seq
+        self._wal_guess += len(data) + 5 * _PAGE
         self._checkpoint()
 
     def _checkpoint(self) -> None:
+        """Truncate the write-ahead log once it passes :data:`WAL_LIMIT`.
+
+        Its size is looked up only when the bytes written since the last
+        look could have taken it there (each look is a system call)."""
+        if self._wal_guess < WAL_LIMIT // 2:
+            return
         try:
             wal = os.path.getsize(self.path + "-wal")
         except OSError:
             return
+        self._wal_guess = wal
         if wal > WAL_LIMIT:
             self.connect().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._wal_guess = 0
 
     def disk_bytes(self) -> int:
         """Bytes its files take now (database, log and shared memory)."""

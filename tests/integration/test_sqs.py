@@ -78,7 +78,7 @@ class TestThreadedSqsHandler:
     def test_pack_mode_round_trips(self, sqs: Any) -> None:
         """pack=True puts many records in one NDJSON message; all come back in order."""
         name, url = new_queue(sqs)
-        handler = ThreadedSqsHandler(queue_url=url, client=sqs, pack=True, flush_interval=10)
+        handler = ThreadedSqsHandler(queue_url=url, client=sqs, pack=True, flush_interval=1000)
         logger = make_logger("sqs.pack", handler)
         for i in range(500):
             logger.info("n=%d", i)

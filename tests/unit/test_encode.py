@@ -78,3 +78,19 @@ class TestForm:
         assert fields["msg"] == ["a b"] and fields["message"] == ["a b"] and fields["args"] == ["None"]
         assert fields["record_id"] == [schema.record_id((5, record, "a b", None))]
         assert record.msg == "a %s", "the live record is left alone"
+
+
+class TestSqsPack:
+    def test_packed_from_lines_equals_packed_record_by_record(self) -> None:
+        """Pack mode's messages cut from the batch's lines equal those packed record by record."""
+        from threaded_logging.transports._sqs import SqsTransport
+
+        sqs = SqsTransport("http://127.0.0.1:9/q", None, object(), {}, True, "", False)  # type: ignore[arg-type]
+        sqs.schema = Schema()
+        items = [item(i, "m" * (i * 37 % 900), user="\ufffe") for i in range(1, 400)]
+        limit = 16 * 1024
+        fast = sqs._packed_lines(items, limit)
+        slow = sqs._packed([sqs._message(it, limit) for it in items], limit)
+        assert fast is not None and len(fast) > 3
+        assert [(m.items, m.body, m.size) for m in fast] == [(m.items, m.body, m.size) for m in slow]
+        assert sqs._packed_lines([item(1, "x" * 20_000)], limit) is None, "too large alone: shrunk record by record"

@@ -120,6 +120,25 @@ class TestSpool:
         assert spool.size <= bound
         assert worst <= bound * 1.1 + (1 << 20), worst
 
+    def test_records_just_stored_come_back_from_memory_while_delivery_works(self, tmp_path: Path) -> None:
+        """Once a batch was delivered whole, the next rows come back as the records stored; after a failure, from disk."""
+        spool = spool_at(tmp_path)
+        first = [item(1)]
+        spool.put(first)
+        batch = spool.peek(10)
+        assert batch is not None and batch.items[0] is not first[0], "no delivery yet: read back from disk"
+        spool.settle(batch, [])
+        stored = [item(i) for i in range(2, 6)]
+        spool.put(stored)
+        batch = spool.peek(10)
+        assert batch is not None and all(a is b for a, b in zip(batch.items, stored)) and len(batch.items) == 4
+        spool.put([item(6)])
+        spool.settle(batch, batch.items[2:])  # the destination failed: what waits is on disk only
+        spool.settle(batch, [])
+        batch = spool.peek(10)
+        assert batch is not None and messages(batch.items) == ["n=6"] and spool._kept == 0
+        spool.settle(batch, [])
+        assert spool.rows == 0
 
 class TestJournalFile:
     def test_entries_round_trip_and_done_ones_are_not_replayed(self, tmp_path: Path) -> None:

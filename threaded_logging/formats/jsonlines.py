@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Dict, List, Optional, Sequence
 
-from .._schema import dumps_bytes
+from .._lines import json_lines
 from .._snapshot import Item
 from .._transport import Request
-from ..transports._encode import fit_json
+from ..transports._encode import cut_lines, fit_json
 from ._base import Format
 
 
@@ -27,21 +27,36 @@ class NdjsonFormat(Format):
     _end: ClassVar[bytes] = b"\n"
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
-        # The worker's per-record cost is this loop: keep it flat. Appending
-        # the separator also makes each part a new, right-sized object, so
-        # orjson's large buffer is freed at once; thousands of those buffers
-        # held together send glibc's allocator down a slow path (measured:
-        # 5 us per record instead of 0.5 us).
+        # The worker's per-record cost is json_lines; a body is cut into
+        # requests by C-level searches for its newlines.
+        if not items:
+            return []
+        lines = json_lines(self.schema, items)
+        runs = cut_lines(lines, len(items), max_bytes - len(self._start), max_records)
+        if runs is None:  # a record too large alone: shrink it, keep its neighbours
+            return self._fitted(items, lines, max_bytes, max_records)
+        requests: List[Request] = []
+        first = 0
+        for count, part in runs:
+            requests.append(Request(items[first:first + count], self._wrap(part)))
+            first += count
+        return requests
+
+    def _wrap(self, lines: bytes) -> bytes:
+        """The body for whole lines, each ending with a newline."""
+        return lines
+
+    def _fitted(self, items: Sequence[Item], lines: bytes, max_bytes: int,
+                max_records: Optional[int]) -> List[Request]:
         end = self._end
         limit = max_bytes - len(self._start)
         most = max_records or len(items) or 1
-        fields = self.schema.fields
         requests: List[Request] = []
         run_items: List[Item] = []
         run: List[bytes] = []
         size = 0
-        for item in items:
-            data = dumps_bytes(fields(item)) + end
+        for item, line in zip(items, lines.split(b"\n")):
+            data = line + end
             if len(data) > limit:
                 data = fit_json(item, self.schema, limit - len(end), data) + end
             if run and (size + len(data) > limit or len(run) >= most):
@@ -72,6 +87,9 @@ class JsonArrayFormat(NdjsonFormat):
     content_type: ClassVar[str] = "application/json"
     _start: ClassVar[bytes] = b"["
     _end: ClassVar[bytes] = b","
+
+    def _wrap(self, lines: bytes) -> bytes:
+        return b"[" + lines[:-1].replace(b"\n", b",") + b"]"
 
     def _body(self, parts: List[bytes]) -> bytes:
         body = bytearray(b"[")

@@ -157,6 +157,34 @@ def pack(
     return groups
 
 
+def cut_lines(body: bytes, lines: int, limit: int, max_records: Optional[int] = None) -> Optional[List[Tuple[int, bytes]]]:
+    """Cut ``lines`` lines that each end with a newline into runs of whole
+    lines, in order, of at most ``limit`` bytes and ``max_records`` lines:
+    ``(lines, bytes)`` each, the same runs :func:`pack` makes. None when a
+    line alone is longer than ``limit`` (it must be shrunk first).
+
+    JSON lines hold no raw newline, so the cuts are found by C-level
+    searches, without a Python step per record.
+    """
+    size = len(body)
+    if size <= limit and (max_records is None or lines <= max_records):
+        return [(lines, body)]
+    runs: List[Tuple[int, bytes]] = []
+    start = 0
+    while start < size:
+        end = body.rfind(b"\n", start, start + limit) + 1
+        if end <= start:
+            return None
+        count = body.count(b"\n", start, end)
+        if max_records is not None and count > max_records:
+            end, count = start, max_records
+            for _ in range(max_records):
+                end = body.index(b"\n", end) + 1
+        runs.append((count, body[start:end]))
+        start = end
+    return runs
+
+
 def encode_form(item: Item, schema: Schema) -> bytes:
     """One record urlencoded as the stdlib ``HTTPHandler`` does (its
     ``mapLogRecord``: the record's ``__dict__``), with ``msg`` formatted,

@@ -10,14 +10,16 @@ attributes) at most the queue's MaximumMessageSize, and the whole call at most
 from __future__ import annotations
 
 import re
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .._retry import Outcome
+from .._lines import json_lines
 from .._schema import dumps_bytes
 from .._snapshot import Item
 from .._transport import Answer, Request, Transport
 from ._aws import error_code, http_status, is_botocore_error, make_client
-from ._encode import fit_json
+from ._encode import cut_lines, fit_json
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -78,6 +80,17 @@ class Call(NamedTuple):
 
     entries: List[Dict[str, Any]]
     spans: List[Tuple[int, int]]  #: per entry, ``[start, end)`` in ``Request.items``
+
+
+#: Bytes of a packed message's attributes, generously.
+_PACK_OVERHEAD = 160
+#: A single record's room is the pack limit or more while its logger and
+#: level names take at most this many characters together (see _message).
+_NAMES_ROOM = _PACK_OVERHEAD - 1 - (len("level") + len("logger") + 2 * len("String"))
+_record_of = itemgetter(1)
+_name_of = attrgetter("name")
+_levelname_of = attrgetter("levelname")
+_levelno_of = attrgetter("levelno")
 
 
 def _attribute(value: str) -> Dict[str, str]:
@@ -151,10 +164,30 @@ class SqsTransport(Transport):
         except Exception:
             pass  # send() retries it; until then encode to the safe default size
         limit = min(self._max_message or DEFAULT_MAX_MESSAGE_BYTES, MAX_CALL_BYTES)
-        messages = [self._message(item, limit) for item in items]
         if self.pack:
-            messages = self._packed(messages, limit)
+            messages = self._packed_lines(items, limit)
+            if messages is None:
+                messages = self._packed([self._message(item, limit) for item in items], limit)
+        else:
+            messages = [self._message(item, limit) for item in items]
         return self._calls(messages)
+
+    def _packed_lines(self, items: Sequence[Item], limit: int) -> Optional[List[Message]]:
+        """What :meth:`_packed` makes, cut from the batch's JSON lines at once;
+        None when a record would need shrinking (the per-record path does it)."""
+        records = list(map(_record_of, items))
+        if not records or max(map(len, map(_name_of, records))) + max(map(len, map(_levelname_of, records))) > _NAMES_ROOM:
+            return None  # long names shrink a single record's room below the pack limit
+        runs = cut_lines(json_lines(self.schema, items), len(items), limit - _PACK_OVERHEAD)
+        if runs is None:
+            return None
+        messages: List[Message] = []
+        first = 0
+        for count, part in runs:
+            body = sqs_text(part[:-1].decode("utf-8"))  # replaces 3-byte characters by U+FFFD: same size
+            messages.append(Message(list(items[first:first + count]), body, len(part) - 1))
+            first += count
+        return messages
 
     def _message(self, item: Item, limit: int) -> Message:
         data = dumps_bytes(self.schema.fields(item))
@@ -171,7 +204,7 @@ class SqsTransport(Transport):
         packed: List[Message] = []
         run: List[Message] = []
         size = 0
-        overhead = 160  # the attributes of a packed message, generously
+        overhead = _PACK_OVERHEAD
         for message in singles:
             if run and size + message.size + 1 + overhead > limit:
                 packed.append(_join(run))
@@ -206,8 +239,8 @@ class SqsTransport(Transport):
             level, logger = records[0].levelname, records[0].name
             attributes = {"level": _attribute(level), "logger": _attribute(logger)}
         else:
-            top = max(records, key=lambda r: r.levelno)
-            names = {r.name for r in records}
+            top = max(records, key=_levelno_of)
+            names = set(map(_name_of, records))
             logger = names.pop() if len(names) == 1 else "*"
             attributes = {
                 "level": _attribute(top.levelname), "logger": _attribute(logger),

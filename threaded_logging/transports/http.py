@@ -62,6 +62,7 @@ class HttpTransport(Transport):
         self._credentials = credentials
         self._context = context
         self._verify = verify
+        self._send_verify: Union[bool, str] = verify
         self._session: Optional[requests.Session] = None
 
     @property
@@ -84,8 +85,16 @@ class HttpTransport(Transport):
         if session is None:
             session = self._session = _make_session(self._context)
             session.headers.update(self._headers)
-            if self._credentials is not None:
-                session.auth = self._credentials
+            # The environment (proxies, ~/.netrc, REQUESTS_CA_BUNDLE) is read
+            # once per session, not per request as requests does: each lookup
+            # is a system call, and every system call on the timer thread
+            # hands the GIL to a busy app for up to a switch interval (5 ms).
+            settings = session.merge_environment_settings(self.endpoint, {}, None, self._verify, None)
+            session.proxies = settings["proxies"]
+            session.auth = self._credentials or requests.utils.get_netrc_auth(self.endpoint)
+            session.trust_env = False
+            verify = settings["verify"]
+            self._send_verify = verify if self.endpoint.startswith("https:") and verify is not None else True
         return session
 
     def encode(self, items: Sequence[Item]) -> List[Request]:
@@ -97,18 +106,19 @@ class HttpTransport(Transport):
         session = self._get_session()
         timeout = self.timeout_s if timeout_s is None else max(0.05, min(self.timeout_s, timeout_s))
         # verify is passed per request: requests lets REQUESTS_CA_BUNDLE
-        # override a session's verify, which would ignore the CA given here.
+        # override a session's verify, which would ignore the CA given here
+        # (the environment's CA applies only when verify is True, read once).
         if self.method == "GET":
             separator = "&" if "?" in self.endpoint else "?"
             url = self.endpoint + separator + request.body.decode("ascii")
-            response = session.get(url, timeout=timeout, verify=self._verify)
+            response = session.get(url, timeout=timeout, verify=self._send_verify)
         else:
             body: bytes = request.body
             headers = {"Content-Type": self._format.content_type}
             if self.compress_level:
                 body = gzip.compress(body, self.compress_level, mtime=0)
                 headers["Content-Encoding"] = "gzip"
-            response = session.post(self.endpoint, data=body, headers=headers, timeout=timeout, verify=self._verify)
+            response = session.post(self.endpoint, data=body, headers=headers, timeout=timeout, verify=self._send_verify)
         answer = self._format.read_answer(response.status_code, response.headers, response.content,
                                           len(request.items))
         if answer.error is not None:
