@@ -226,6 +226,10 @@ class Buffer:
             first = self._first_seq()
             self._journal.mark_done(first - 1 if first else self._ledger.emitted)
 
+    def waiting(self) -> int:
+        """Items waiting, gap records included (a cheap look, without the lock)."""
+        return len(self._items)
+
     def queued(self) -> int:
         """User records waiting (gap records not counted)."""
         with self._lock:

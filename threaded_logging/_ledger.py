@@ -42,6 +42,7 @@ class Ledger:
         self.emitted = self.sent = self.dropped = self.failed = 0
         self.duplicates = self.retried = self.batches = self.resent = self.unjournaled = 0
         self.settled_upto = 0
+        self._waiting = 0  # flush() calls waiting on _changed
         self._losses: Deque[List[int]] = collections.deque(maxlen=MAX_LOSS_RANGES)
 
     # -- with the lock held ------------------------------------------------------
@@ -125,12 +126,20 @@ class Ledger:
     def wait_settled(self, target: int, deadline: float) -> bool:
         """Wait until everything up to ``target`` is settled, or ``deadline`` (monotonic)."""
         with self.lock:
-            while self.settled_upto < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            return True
+            self._waiting += 1
+            try:
+                while self.settled_upto < target:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._changed.wait(remaining)
+                return True
+            finally:
+                self._waiting -= 1
+
+    def has_waiters(self) -> bool:
+        """Whether a ``flush()`` waits for delivery now."""
+        return self._waiting > 0
 
     def lost_between(self, low: int, high: int) -> bool:
         """Whether any record with ``low < seq <= high`` was dropped or failed."""

@@ -201,3 +201,38 @@ def test_fates_cover_every_record(fates: List[int]) -> None:
     pipeline.cycle()
     c = counters(pipeline)
     assert c["sent"] + c["failed"] == 4
+
+
+class TestFullerRequests:
+    def test_a_cycle_sends_full_batches_and_leaves_a_partial_one_for_the_next_wake(self) -> None:
+        """With nobody waiting, a cycle sends every full batch and one more, not a trailing partial batch."""
+        transport = Scripted()
+        pipeline = build(transport, batch_size=10)
+        log(pipeline, 25)
+        pipeline.cycle()
+        assert [len(sent) for sent in transport.sent] == [10, 10], "the last 5 wait for the next wake"
+        pipeline.cycle()
+        assert [len(sent) for sent in transport.sent] == [10, 10, 5]
+
+    def test_a_waiting_flush_gets_everything_sent_at_once(self) -> None:
+        """While a flush() waits, the cycle sends partial batches too."""
+        import threading
+
+        transport = Scripted()
+        pipeline = build(transport, batch_size=10)
+        log(pipeline, 25)
+        waiter = threading.Thread(target=pipeline._ledger.wait_settled, args=(25, time.monotonic() + 10))
+        waiter.start()
+        assert wait_for_waiter(pipeline)
+        pipeline.cycle()
+        waiter.join(10)
+        assert [len(sent) for sent in transport.sent] == [10, 10, 5]
+
+
+def wait_for_waiter(pipeline: Pipeline) -> bool:
+    deadline = time.monotonic() + 10
+    while not pipeline._ledger.has_waiters():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
