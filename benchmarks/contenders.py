@@ -130,6 +130,32 @@ def threaded_http_spool(addr: str, **kw: Any) -> Built:
     return _ours(ThreadedHttpHandler(addr, "/bench", "POST", spool_dir=tempfile.mkdtemp(), **kw))
 
 
+def threaded_http_journal(addr: str, **kw: Any) -> Built:
+    from threaded_logging import ThreadedHttpHandler
+
+    return _ours(ThreadedHttpHandler(addr, "/bench", "POST", spool_dir=tempfile.mkdtemp(), journal=True, **kw))
+
+
+#: Each destination format, sent where its destination listens (the collector decodes them all).
+FORMATS = {
+    "otlp": ("/v1/logs", {}),
+    "elasticsearch": ("/bench/_bulk", {}),
+    "loki": ("/loki/api/v1/push", {}),
+    "splunk_hec": ("/services/collector/event", {"token": "bench"}),
+}
+
+
+def _threaded_format(name: str) -> Callable[..., Built]:
+    path, options = FORMATS[name]
+
+    def build(addr: str, **kw: Any) -> Built:
+        from threaded_logging import ThreadedHttpHandler
+
+        return _ours(ThreadedHttpHandler(addr, path, "POST", format=name, **options, **kw))
+
+    return build
+
+
 def threaded_file(addr: str, **kw: Any) -> Built:
     from threaded_logging import ThreadedHandler
 
@@ -173,6 +199,8 @@ ALL: Dict[str, Callable[..., Built]] = {
     "Threaded POST ndjson": threaded_http_post,
     "Threaded POST gzip": threaded_http_gzip,
     "Threaded POST spool": threaded_http_spool,
+    "Threaded POST journal": threaded_http_journal,
+    **{f"Threaded POST {name}": _threaded_format(name) for name in FORMATS},
     "Threaded(FileHandler)": threaded_file,
     "ThreadedSqs": threaded_sqs,
     "ThreadedSqs pack": threaded_sqs_pack,

@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import cloudwatch  # noqa: E402
 import contenders  # noqa: E402
 
 USERS_PICK = ["stdlib Queue+Listener+HTTP", "logstash-async memory", "logstash-async sqlite", "logzio"]
@@ -38,6 +39,11 @@ HTTP_SET = ["NullHandler", "deque.append", "stdlib HTTPHandler GET", "stdlib HTT
             "Threaded GET", "Threaded POST ndjson", "Threaded POST gzip", "Threaded POST spool",
             "Threaded(FileHandler)"]
 
+#: Each destination format against ndjson, in the same run.
+FORMAT_SET = ["NullHandler", "Threaded POST ndjson", "Threaded POST otlp", "Threaded POST elasticsearch",
+              "Threaded POST loki", "Threaded POST splunk_hec"]
+#: The journal's caller cost: the spool without and with it, the destination down.
+JOURNAL_SET = ["NullHandler", "Threaded POST spool", "Threaded POST journal"]
 PACED_SET = ["NullHandler", "stdlib Queue+Listener+HTTP", "Threaded POST ndjson", "Threaded POST spool"]
 PACED_RATES = [5_000, 20_000]
 
@@ -181,6 +187,14 @@ def main() -> int:
         if quick:  # one request per record: seconds each, left to the full run
             e2e_names = [n for n in e2e_names if "GET" not in n]
         results["e2e"] = interleaved("e2e", e2e_names, addr, {"n": 3_000 if quick else 20_000}, repeats, "records_per_s")
+        print("destination formats: caller cost while shipping, and end to end", file=sys.stderr)
+        results["formats_shipping"] = interleaved("shipping", FORMAT_SET, addr,
+                                                  {"n": 20_000 if quick else 100_000}, fine, "ns_per_call")
+        results["formats_e2e"] = interleaved("e2e", FORMAT_SET[1:], addr, {"n": 3_000 if quick else 20_000},
+                                             repeats, "records_per_s")
+        print("journal: caller cost with every record journaled (destination down, records spooled)", file=sys.stderr)
+        results["journal"] = interleaved("idle", JOURNAL_SET, dead, {"n": 20_000 if quick else 100_000}, fine,
+                                         "ns_per_call")
         print("stalled collector (replies held 10 s)", file=sys.stderr)
         stall_names = ["NullHandler", "stdlib HTTPHandler POST", "stdlib Queue+Listener+HTTP"] + [
             n for n in names if n in USERS_PICK[1:]] + ["Threaded POST ndjson", "Threaded POST gzip"]
@@ -205,6 +219,8 @@ def main() -> int:
             if got:
                 results["sqs"][name] = got
                 print(f"  sqs       {name:28} records_per_s={got['records_per_s']:.0f}", file=sys.stderr)
+        print("CloudWatch Logs against the same moto server, with watchtower", file=sys.stderr)
+        results["cloudwatch"] = cloudwatch.measure_all(f"http://{moto_addr}", quick)
     finally:
         server.stop()
     results["seconds"] = time.monotonic() - started
@@ -266,6 +282,32 @@ def table(header: List[str], rows: List[List[Any]], text_last: bool = False) -> 
         print("| " + " | ".join(str(cell) for cell in row) + " |")
 
 
+def formats_table(r: Dict[str, Any]) -> None:
+    """Each destination format's caller cost and end-to-end rate, against ndjson; and the journal."""
+    ship, e2e = r.get("formats_shipping", {}), r.get("formats_e2e", {})
+    null = ship.get("NullHandler", {}).get("ns_per_call")
+    base = e2e.get("Threaded POST ndjson", {}).get("records_per_s")
+    rows = []
+    for name in FORMAT_SET[1:]:
+        a, b = ship.get(name, {}).get("ns_per_call"), e2e.get(name, {})
+        rows.append([name, fmt(a), fmt(ratio(a, null), "×", 2), fmt(b.get("records_per_s")),
+                     fmt(ratio(b.get("records_per_s"), base), "×", 2), fmt(b.get("lost"))])
+    print()
+    table(["format", "shipping ns/call", "× Null", "end to end records/s", "× ndjson", "lost"], rows)
+    journal = r.get("journal", {})
+    null_j = journal.get("NullHandler", {}).get("ns_per_call")
+    print()
+    table(["journal (destination down, records spooled)", "caller ns/call", "× Null"],
+          [[name, fmt(v.get("ns_per_call")), fmt(ratio(v.get("ns_per_call"), null_j), "×", 2)] for name, v in journal.items()])
+
+
+def format_target_rows(r: Dict[str, Any]) -> List[Tuple[str, Optional[float], float, str]]:
+    e2e = r.get("formats_e2e", {})
+    base = e2e.get("Threaded POST ndjson", {}).get("records_per_s")
+    return [(f"{name[len('Threaded POST '):]}: end to end ≥ 0.75× ndjson", ratio(e2e.get(name, {}).get("records_per_s"), base),
+             0.75, "≥") for name in FORMAT_SET[2:]]
+
+
 def report(r: Dict[str, Any]) -> None:
     out = sys.stdout
     print(f"# threaded-logging benchmarks ({r['date']}, {r['machine']}{', quick' if r['quick'] else ''})\n", file=out)
@@ -309,6 +351,9 @@ def report(r: Dict[str, Any]) -> None:
     table(["SQS (moto)", "records", "records/s", "SendMessageBatch per 1,000", "API calls per 1,000"],
           [[name, v["records"], fmt(v["records_per_s"]), fmt(v["send_calls_per_1000"], "", 1),
             fmt(v["api_calls_per_1000"], "", 1)] for name, v in sqs.items()])
+    formats_table(r)
+    print()
+    cloudwatch.tables(r.get("cloudwatch", {}))
     print("\n## Targets\n", file=out)
     rows = [
         ("idle: ThreadedHttpHandler ≤ 1.2× NullHandler", ratio(idle.get("Threaded POST ndjson", {}).get("ns_per_call"), null_idle), 1.2, "≤"),
@@ -324,7 +369,10 @@ def report(r: Dict[str, Any]) -> None:
         ("end to end with spool: ≥ 40,000 records/s", e2e.get("Threaded POST spool", {}).get("records_per_s"), 40_000, "≥"),
         ("outage with spool: ≤ 1% of the burst dropped (%)", percent(r.get("outage", {}).get("Threaded POST spool", {})), 1.0, "≤"),
         ("SQS: pack ≥ 10× records/s", ratio(sqs.get("ThreadedSqs pack", {}).get("records_per_s"), sqs.get("ThreadedSqs", {}).get("records_per_s")), 10, "≥"),
-    ]
+        ("journal: caller ≤ 1.45× NullHandler (destination down)", ratio(
+            r.get("journal", {}).get("Threaded POST journal", {}).get("ns_per_call"),
+            r.get("journal", {}).get("NullHandler", {}).get("ns_per_call")), 1.45, "≤"),
+    ] + format_target_rows(r) + cloudwatch.target_rows(r.get("cloudwatch", {}))
     results = []
     for label, value, bound, op in rows:
         if value is None:

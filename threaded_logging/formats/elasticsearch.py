@@ -19,12 +19,14 @@ import re
 from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from .._lines import json_lines
 from .._retry import parse_retry_after
 from .._schema import Schema, dumps_bytes
 from .._snapshot import Item
 from .._transport import Answer, Request
 from ..transports._encode import fit_encoded, pack
 from ._base import Format
+from ._decode import loads
 
 #: Characters an index name may not hold (besides upper case).
 _BAD_INDEX_CHARS = re.compile(r'[\\/*?"<>| ,#:]')
@@ -99,13 +101,16 @@ class ElasticsearchFormat(Format):
         return data + b"\n"
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
-        fields = self.schema.fields
         record_id = self.schema.record_id
-        document = self.document
         parts: List[bytes] = []
-        for item in items:
+        # the schema lines of the whole batch in one call (see _lines.py), then @timestamp put first
+        for item, line in zip(items, json_lines(self.schema, items).split(b"\n")):
             action = self._action(record_id(item))
-            part = action + document(fields(item))
+            end = line.index(b'"', 14) + 1 if line.startswith(b'{"timestamp":"') else 0
+            if end:
+                part = action + b'{"@timestamp":' + line[13:end] + b"," + line[1:] + b"\n"
+            else:
+                part = action + self.document(self.schema.fields(item))
             if len(part) > max_bytes:
                 part = fit_encoded(item, self.schema, max_bytes, functools.partial(_with_action, action))
             parts.append(part)
@@ -120,7 +125,7 @@ class ElasticsearchFormat(Format):
         if found and found.group(1) == b"false" and body.find(b'"items"', 0, found.start()) < 0:
             return Answer.ok(count)
         try:
-            data = json.loads(body)
+            data = loads(body)
             items = data["items"]
             if data.get("errors") is False:
                 return Answer.ok(count)
@@ -208,12 +213,12 @@ def bulk_actions(body: bytes) -> List[Tuple[str, Dict[str, Any], Optional[Dict[s
     out: List[Tuple[str, Dict[str, Any], Optional[Dict[str, Any]]]] = []
     for line in lines:
         try:
-            action = json.loads(line)
+            action = loads(line)
             op, meta = next(iter(action.items()))
             if op == "delete":
                 out.append((op, meta, None))
                 continue
-            document = json.loads(next(lines))
+            document = loads(next(lines))
         except StopIteration:
             raise ValueError(f"_bulk action {len(out) + 1} has no document line") from None
         except (AttributeError, ValueError, RecursionError) as exc:

@@ -6,7 +6,6 @@ the project's collector ingest. The answer is read from the status alone.
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Dict, List, Optional, Sequence
 
 from .._lines import json_lines
@@ -14,6 +13,7 @@ from .._snapshot import Item
 from .._transport import Request
 from ..transports._encode import cut_lines, fit_json
 from ._base import Format
+from ._decode import loads
 
 
 class NdjsonFormat(Format):
@@ -74,7 +74,7 @@ class NdjsonFormat(Format):
 
     @classmethod
     def decode(cls, body: bytes) -> List[Dict[str, Any]]:
-        records = [json.loads(line) for line in body.split(b"\n") if line.strip()]
+        records = [loads(line) for line in body.split(b"\n") if line.strip()]
         if not all(isinstance(r, dict) for r in records):
             raise ValueError("every NDJSON line must be a JSON object")
         return records
@@ -99,7 +99,7 @@ class JsonArrayFormat(NdjsonFormat):
 
     @classmethod
     def decode(cls, body: bytes) -> List[Dict[str, Any]]:
-        data = json.loads(body)
+        data = loads(body)
         records = data if isinstance(data, list) else [data]
         if not all(isinstance(r, dict) for r in records):
             raise ValueError("a JSON body must be an object or an array of objects")

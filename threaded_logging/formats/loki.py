@@ -15,17 +15,29 @@ Docs: https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs
 from __future__ import annotations
 
 import functools
-import json
+import logging
 import re
-from operator import itemgetter
-from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from operator import attrgetter, itemgetter
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
+from .._lines import json_lines
 from .._schema import Schema, dumps_bytes
 from .._snapshot import RECORD, Item
 from .._transport import Answer, Request
 from ..transports._encode import created_ns, cut_utf8, fit_encoded
 from ._base import Format, http_error
-from ._decode import time_fields
+from ._decode import loads, time_fields
 from .otlp import service_name
 
 #: Loki's default ``max_line_size`` (256KB, read as 256,000 bytes): Loki
@@ -117,17 +129,19 @@ class LokiFormat(Format):
         most = max_records or len(items) or 1
         fields, head_of = self.schema.fields, self._head
         label_fields = [field for field, _ in self.labels]
+        from_record = _label_getter(label_fields)
         requests: List[Request] = []
         run_items: List[Item] = []
         streams: Dict[bytes, List[Tuple[float, bytes]]] = {}
         size = 0
-        for item in items:
-            record = fields(item)
-            stream = head_of(tuple(map(record.get, label_fields)))
+        # the schema lines of the whole batch in one call (see _lines.py)
+        for item, line in zip(items, json_lines(self.schema, items).split(b"\n")):
+            values = from_record(item[RECORD]) if from_record is not None else tuple(map(fields(item).get, label_fields))
+            stream = head_of(values)
             head = len(stream) + 3  # "]}," closes a stream
             created = item[RECORD].created
             nanos = created_ns(created)
-            entry = _entry(nanos, record)
+            entry = _line_entry(nanos, line)
             cost = len(entry) + 1
             if cost > room - head or cost > MAX_LINE_BYTES:
                 limit = min(room - head - 1, MAX_LINE_BYTES)
@@ -169,7 +183,7 @@ class LokiFormat(Format):
     @classmethod
     def decode(cls, body: bytes) -> List[Dict[str, Any]]:
         try:
-            data = json.loads(body)
+            data = loads(body)
             records = [_decode_entry(value, stream.get("stream") or {})
                        for stream in data["streams"] for value in stream.get("values") or []]
         except (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError) as exc:
@@ -185,19 +199,34 @@ class LokiFormat(Format):
 
 
 def _entry(nanos: str, fields: Mapping[str, Any]) -> bytes:
-    """``["<ns>","<schema JSON>"]``: the line as a JSON string inside the push body.
+    """``["<ns>","<schema JSON>"]``: the line as a JSON string inside the push body."""
+    return _line_entry(nanos, dumps_bytes(fields))
 
-    The schema JSON holds no raw control character (JSON escapes them), so
-    making it a JSON string only escapes its backslashes and quotes.
-    """
-    line = dumps_bytes(fields).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+
+def _line_entry(nanos: str, line: bytes) -> bytes:
+    """The same from the schema JSON already encoded. It holds no raw control
+    character (JSON escapes them), so making it a JSON string only escapes its
+    backslashes and quotes."""
+    line = line.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
     return b'["' + nanos.encode("ascii") + b'","' + line + b'"]'
+
+
+def _label_getter(label_fields: Sequence[str]) -> Optional[Callable[[logging.LogRecord], Tuple[Any, ...]]]:
+    """Reads the label fields from the record itself when they are ``level``
+    and ``logger`` only (the default); None when the schema dict is needed."""
+    names = {"level": "levelname", "logger": "name"}
+    if not label_fields or any(field not in names for field in label_fields):
+        return None
+    getter = attrgetter(*(names[field] for field in label_fields))
+    if len(label_fields) == 1:
+        return lambda record: (getter(record),)
+    return getter
 
 
 def _decode_entry(value: List[Any], labels: Mapping[str, Any]) -> Dict[str, Any]:
     nanos, line = int(value[0]), value[1]
     try:
-        record = json.loads(line)
+        record = loads(line)
     except ValueError:
         record = None
     if isinstance(record, dict):

@@ -27,7 +27,6 @@ Spec: https://opentelemetry.io/docs/specs/otlp/#otlphttp
 from __future__ import annotations
 
 import functools
-import json
 import os
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -36,7 +35,7 @@ from .._snapshot import AUX, PRIVATE_AUX, RECORD, Item
 from .._transport import Answer, Request
 from ..transports._encode import created_ns, fit_encoded
 from ._base import Format, http_error
-from ._decode import time_fields
+from ._decode import loads, time_fields
 from ._otlp_values import any_value, attribute, hex_id, plain_value, quote
 
 #: Statuses the OTLP spec says to retry; every other 4xx and 5xx is final.
@@ -300,7 +299,7 @@ class OtlpFormat(Format):
     @classmethod
     def decode(cls, body: bytes) -> List[Dict[str, Any]]:
         try:
-            data = json.loads(body)
+            data = loads(body)
             records = [record for resource_logs in data.get("resourceLogs") or []
                        for record in _decode_resource(resource_logs)]
         except (AttributeError, TypeError, ValueError, RecursionError) as exc:
@@ -332,7 +331,7 @@ def partial_success(body: bytes) -> Tuple[int, str]:
     if b"partialSuccess" not in body and b"partial_success" not in body:
         return 0, ""
     try:
-        data = json.loads(body)
+        data = loads(body)
         partial = data.get("partialSuccess", data.get("partial_success")) or {}
         rejected = partial.get("rejectedLogRecords", partial.get("rejected_log_records", 0))
         message = partial.get("errorMessage", partial.get("error_message", ""))
@@ -344,7 +343,7 @@ def partial_success(body: bytes) -> Tuple[int, str]:
 def _status_error(status: int, body: bytes) -> str:
     """The ``message`` of a ``google.rpc.Status`` answer, else the body's start."""
     try:
-        message = json.loads(body).get("message")
+        message = loads(body).get("message")
     except (AttributeError, TypeError, ValueError, RecursionError):
         message = None
     return f"HTTP {status}: {message}" if isinstance(message, str) and message else http_error(status, body)

@@ -16,12 +16,13 @@ import json
 import re
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from .._lines import json_lines
 from .._schema import HOST, Schema, dumps_bytes
 from .._snapshot import RECORD, Item
 from .._transport import Answer, Request
 from ..transports._encode import fit_encoded, pack
 from ._base import Format, http_error
-from ._decode import time_fields
+from ._decode import loads, time_fields
 
 #: HEC's code for "Incorrect index": the index every envelope names.
 INCORRECT_INDEX = 7
@@ -85,6 +86,9 @@ class SplunkHecFormat(Format):
 
     def envelope(self, created: float, logger: str, fields: Mapping[str, Any]) -> bytes:
         """One event's envelope, and its newline."""
+        return self._envelope(created, logger, dumps_bytes(fields))
+
+    def _envelope(self, created: float, logger: str, event: bytes) -> bytes:
         middle = self._middles.get(logger)
         if middle is None:
             if len(self._middles) > 1000:  # loggers named per request or per object
@@ -94,15 +98,15 @@ class SplunkHecFormat(Format):
                 data["index"] = self.index
             middle = self._middles[logger] = b"," + dumps_bytes(data)[1:-1] + b',"event":'
         time = repr(created).encode() if type(created) in (float, int) and created - created == 0 else b"0"
-        return b'{"time":' + time + middle + dumps_bytes(fields) + b"}\n"
+        return b'{"time":' + time + middle + event + b"}\n"
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
-        fields = self.schema.fields
         envelope = self.envelope
         parts: List[bytes] = []
-        for item in items:
+        # the schema lines of the whole batch in one call (see _lines.py)
+        for item, line in zip(items, json_lines(self.schema, items).split(b"\n")):
             record = item[RECORD]
-            part = envelope(record.created, record.name, fields(item))
+            part = self._envelope(record.created, record.name, line)
             if len(part) > max_bytes:
                 part = fit_encoded(item, self.schema, max_bytes, functools.partial(envelope, record.created, record.name))
             parts.append(part)
@@ -137,7 +141,7 @@ class SplunkHecFormat(Format):
 def hec_error(body: bytes) -> Tuple[str, Optional[int], Optional[int]]:
     """``(text, code, invalid-event-number)`` of a HEC error answer (None where absent)."""
     try:
-        data = json.loads(body)
+        data = loads(body)
         text, code, number = data.get("text"), data.get("code"), data.get("invalid-event-number")
     except (AttributeError, ValueError, RecursionError):
         return "", None, None
