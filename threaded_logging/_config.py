@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 
 class _DryRun:
@@ -59,3 +59,32 @@ def build_handler(spec: Mapping[str, Any]) -> logging.Handler:
     if fmt is not None:
         built.setFormatter(logging.Formatter(fmt, datefmt))
     return built
+
+
+def fill_level_caches_if_configuring() -> None:
+    """When the caller holds logging's module lock (``dictConfig`` does while it
+    flushes and closes the old handlers), answer every logger's level check now.
+
+    ``setLevel`` anywhere empties every logger's ``isEnabledFor`` cache, and
+    refilling one takes the module lock: the worker's own logging calls
+    (urllib3, botocore) would wait for the lock this thread holds while it
+    waits for the worker, until the shutdown deadline.
+    """
+    owned = getattr(logging._lock, "_is_owned", None)  # type: ignore[attr-defined]
+    if owned is None or not owned():
+        return
+    levels = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+    loggers = [logging.getLogger()] + list(logging.Logger.manager.loggerDict.values())
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            for level in levels:
+                logger.isEnabledFor(level)
+
+
+def target_handler(handler: Optional[Any]) -> Optional[logging.Handler]:
+    """``handler`` as given, or built from its dict; anything else is a TypeError."""
+    if isinstance(handler, Mapping):
+        handler = build_handler(handler)
+    if handler is not None and not isinstance(handler, logging.Handler):
+        raise TypeError(f"handler must be a logging.Handler or a dict with 'class', got {handler!r}")
+    return handler

@@ -9,11 +9,11 @@ import threading
 import time
 import weakref
 from zlib import adler32 as _adler32
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Iterable, List, Optional
 
 from . import _exit
 from ._buffer import Buffer
-from ._config import DRY_RUN, build_handler
+from ._config import DRY_RUN, fill_level_caches_if_configuring, target_handler
 from ._journal import Journal, fast_dumps as _fast_dumps
 from ._journal import encode as journal_entry
 from ._ledger import Ledger
@@ -82,7 +82,7 @@ class ThreadedHandler(logging.Handler):
         name = options.pop("name", None)
         opts = parse_options(options)
         logging.Handler.__init__(self, opts.level)
-        self.target = _target(handler)
+        self.target = target_handler(handler)
         self.transport: Transport = transport if transport is not None else self._default_transport(self.target)
         self.options: Options = opts
         self._schema = Schema(opts.static_fields)
@@ -252,7 +252,7 @@ class ThreadedHandler(logging.Handler):
         """
         if _get_ident() in WORKER_IDENTS:
             return False  # the worker cannot wait for itself
-        _fill_level_caches_if_configuring()
+        fill_level_caches_if_configuring()
         limit = self.options.shutdown_timeout_s if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + limit
         if not self._pipeline.adopted.is_set() and self._started:
@@ -286,7 +286,7 @@ class ThreadedHandler(logging.Handler):
             if self._closing:
                 return False
             self._closing = True
-        _fill_level_caches_if_configuring()
+        fill_level_caches_if_configuring()
         now = time.monotonic()
         recently_gave_up = now - self._flush_gave_up_at < 1.0
         budget = 0.0 if recently_gave_up else self.options.shutdown_timeout_s
@@ -394,34 +394,6 @@ class ThreadedHandler(logging.Handler):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()} ({logging.getLevelName(self.level)})>"
-
-
-def _fill_level_caches_if_configuring() -> None:
-    """When the caller holds logging's module lock (``dictConfig`` does while it
-    flushes and closes the old handlers), answer every logger's level check now.
-
-    ``setLevel`` anywhere empties every logger's ``isEnabledFor`` cache, and
-    refilling one takes the module lock: the worker's own logging calls
-    (urllib3, botocore) would wait for the lock this thread holds while it
-    waits for the worker, until the shutdown deadline.
-    """
-    owned = getattr(logging._lock, "_is_owned", None)  # type: ignore[attr-defined]
-    if owned is None or not owned():
-        return
-    levels = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
-    loggers = [logging.getLogger()] + list(logging.Logger.manager.loggerDict.values())
-    for logger in loggers:
-        if isinstance(logger, logging.Logger):
-            for level in levels:
-                logger.isEnabledFor(level)
-
-
-def _target(handler: Optional[Any]) -> Optional[logging.Handler]:
-    if isinstance(handler, Mapping):
-        handler = build_handler(handler)
-    if handler is not None and not isinstance(handler, logging.Handler):
-        raise TypeError(f"handler must be a logging.Handler or a dict with 'class', got {handler!r}")
-    return handler
 
 
 def close_all(handlers: Optional[Iterable[ThreadedHandler]] = None) -> None:
