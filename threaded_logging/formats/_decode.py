@@ -13,6 +13,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 from .._schema import iso_timestamp
 
+#: orjson's ``loads`` when installed, else None; it refuses lone surrogates,
+#: NaN and integers past 64 bits, so a caller keeps a general path.
+orjson_loads = _orjson_loads
+
 
 def time_fields(created: Any) -> Dict[str, Any]:
     """The schema's ``timestamp`` and ``created`` for epoch seconds; empty

@@ -170,13 +170,16 @@ class ElasticsearchFormat(Format):
         actions = bulk_actions(body)
         parts = [part for part in path.split("?", 1)[0].split("/") if part]
         path_index = parts[-2] if len(parts) >= 2 else None
+        shards = {"total": 1, "successful": 1, "failed": 0}
         results = []
         for number, (op, meta, _) in enumerate(actions):
-            result: Dict[str, Any] = {"_index": meta.get("_index", path_index), "_id": meta.get("_id", str(number))}
-            result.update({"_version": 1, "result": "created", "_shards": {"total": 1, "successful": 1, "failed": 0},
-                           "_seq_no": number, "_primary_term": 1, "status": 201})
-            results.append({op: {k: v for k, v in result.items() if v is not None}})
-        reply = json.dumps({"took": 1, "errors": False, "items": results}).encode()
+            index = meta.get("_index", path_index)
+            result: Dict[str, Any] = {"_index": index} if index is not None else {}
+            doc_id = meta.get("_id")
+            result.update(_id=str(number) if doc_id is None else doc_id, _version=1, result="created", _shards=shards,
+                          _seq_no=number, _primary_term=1, status=201)
+            results.append({op: result})
+        reply = dumps_bytes({"took": 1, "errors": False, "items": results})
         return [record for _, _, record in actions if record is not None], 200, reply
 
 

@@ -358,6 +358,11 @@ def _decode_resource(resource_logs: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return records
 
 
+@functools.lru_cache(maxsize=1024)
+def _module_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
 def _decode_record(log: Mapping[str, Any], logger: str, resource: Mapping[str, Any]) -> Dict[str, Any]:
     nanos = int(log.get("timeUnixNano") or 0) or int(log.get("observedTimeUnixNano") or 0)
     text = log.get("severityText") or ""
@@ -370,12 +375,20 @@ def _decode_record(log: Mapping[str, Any], logger: str, resource: Mapping[str, A
     extras: Dict[str, Any] = {}
     for kv in log.get("attributes") or []:
         name = kv.get("key", "")
+        value = kv.get("value")
+        # the two common kinds read in place: plain_value's call is most of the time here
+        if type(value) is dict and "stringValue" in value:
+            value = value["stringValue"]
+        elif type(value) is dict and len(value) == 1 and "intValue" in value:
+            value = int(value["intValue"])
+        else:
+            value = plain_value(value)
         if name in _SCHEMA_KEY:
-            out[_SCHEMA_KEY[name]] = plain_value(kv.get("value"))
+            out[_SCHEMA_KEY[name]] = value
         elif name not in _DROPPED_ON_DECODE:
-            extras[name] = plain_value(kv.get("value"))
+            extras[name] = value
     if isinstance(out.get("path"), str):
-        out["module"] = os.path.splitext(os.path.basename(out["path"]))[0]
+        out["module"] = _module_name(out["path"])
     out.setdefault("process", resource.get("process.pid"))
     out["host"] = resource.get("host.name")
     if log.get("traceId"):
