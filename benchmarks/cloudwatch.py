@@ -24,7 +24,6 @@ import logging
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +33,9 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from _common import interleaved, make_logger  # noqa: E402
+
 MSG = "request %s done"
 EXTRA = {"user": "u"}
 NULL = "NullHandler"
@@ -65,14 +67,6 @@ def build(name: str, endpoint: str, group: str, stream: str, dead: bool, **optio
     return watchtower.CloudWatchLogHandler(
         log_group_name=group, log_stream_name=stream, boto3_client=client, create_log_group=not dead,
         send_interval=1 if name.endswith("=1") else 60)
-
-
-def make_logger(handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger("bench")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    return logger
 
 
 def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:
@@ -297,29 +291,6 @@ def time_exit(name: str, endpoint: str, n: int, timeout: float = 150) -> Optiona
         print(f"  ! exit / {name} failed before logging", file=sys.stderr)
         return None
     return {"exit_s": seconds, "killed": False}
-
-
-def interleaved(measure: Callable[[str], Optional[Dict[str, Any]]], names: List[str], repeats: int,
-                label: str, key: str) -> Dict[str, Dict[str, Any]]:
-    runs: Dict[str, List[Dict[str, Any]]] = {n: [] for n in names}
-    for _ in range(repeats):
-        for name in names:
-            result = measure(name)
-            if result is not None:
-                runs[name].append(result)
-    summary: Dict[str, Dict[str, Any]] = {}
-    for name, results in runs.items():
-        if not results:
-            continue
-        best = dict(results[0])
-        for field in results[0]:
-            values = [r[field] for r in results if isinstance(r.get(field), (int, float)) and not isinstance(r.get(field), bool)]
-            if values:
-                best[field] = statistics.median(values)
-        best["runs"] = len(results)
-        summary[name] = best
-        print(f"  {label:9} {name:28} {key}={best.get(key)!s:>12}", file=sys.stderr, flush=True)
-    return summary
 
 
 def measure_all(endpoint: str, quick: bool) -> Dict[str, Any]:

@@ -215,7 +215,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not use_valgrind and not args.no_valgrind:
         print("valgrind not found: instruction counts skipped, timed loops only")
     repeats = 5 if args.quick else 15
-    print(f"| path | instructions/record | µs/record | what |\n|---|---:|---:|---|")
+    print("| path | instructions/record | µs/record | what |\n|---|---:|---:|---|")
     for path in paths:
         instructions = per_record(path) if use_valgrind else None
         micro = timed_in_child(path, repeats)

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, NoReturn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contenders  # noqa: E402
+from _common import make_logger  # noqa: E402
 
 MSG = "request %s done"
 EXTRA = {"user": "u"}
@@ -46,14 +47,6 @@ def rss_kb() -> int:
 def collector_status(addr: str) -> Dict[str, Any]:
     with urllib.request.urlopen(f"http://{addr}/", timeout=5) as reply:
         return json.loads(reply.read())
-
-
-def make_logger(handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger("bench")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    return logger
 
 
 def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:

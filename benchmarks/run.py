@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import _common  # noqa: E402
 import cloudwatch  # noqa: E402
 import contenders  # noqa: E402
 
@@ -124,25 +124,7 @@ def available(names: List[str]) -> List[str]:
 
 def interleaved(scenario: str, names: List[str], addr: str, params: Dict[str, Any], repeats: int,
                 key: str) -> Dict[str, Dict[str, Any]]:
-    runs: Dict[str, List[Dict[str, Any]]] = {n: [] for n in names}
-    for _ in range(repeats):
-        for name in names:
-            result = measure(scenario, name, addr, params)
-            if result is not None:
-                runs[name].append(result)
-    summary = {}
-    for name, results in runs.items():
-        if not results:
-            continue
-        best = dict(results[0])
-        for field in results[0]:
-            values = [r[field] for r in results if isinstance(r.get(field), (int, float)) and not isinstance(r.get(field), bool)]
-            if values:
-                best[field] = statistics.median(values)
-        best["runs"] = len(results)
-        summary[name] = best
-        print(f"  {scenario:9} {name:28} {key}={best.get(key)!s:>12}", file=sys.stderr, flush=True)
-    return summary
+    return _common.interleaved(lambda name: measure(scenario, name, addr, params), names, repeats, scenario, key)
 
 
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
