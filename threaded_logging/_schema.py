@@ -58,6 +58,10 @@ def iso_timestamp(created: float, msecs: float) -> str:
     """``2024-05-01T12:00:00.123Z`` (UTC, milliseconds)."""
     global _second_cache
     second = int(created)
+    if created < second:  # before 1970: int() rounded the second up, toward zero
+        second -= 1
+        if msecs < 0:  # the stdlib's msecs counts back from that second
+            msecs += 1000
     cached_second, prefix = _second_cache
     if cached_second != second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))

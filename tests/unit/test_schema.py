@@ -90,6 +90,20 @@ class TestSchema:
             JsonFormatter(static_fields={"host": "x"})
 
 
+    @pytest.mark.parametrize("created, expected", [
+        (-1.25, "1969-12-31T23:59:58.750Z"),
+        (-0.001, "1969-12-31T23:59:59.999Z"),
+        (-86400.0, "1969-12-31T00:00:00.000Z"),
+    ])
+    def test_times_before_1970(self, created: float, expected: str) -> None:
+        """A created before the epoch names the second below it, whichever msecs the record carries."""
+        record = make_record()
+        record.created = created
+        for msecs in ((created - int(created)) * 1000, (created % 1) * 1000):  # the stdlib's, and a positive one
+            record.msecs = msecs
+            assert render(record)["timestamp"] == expected
+
+
 class TestBadInput:
     def test_bad_percent_args(self) -> None:
         """A message whose % args do not fit ships raw, with args repr and a note."""
