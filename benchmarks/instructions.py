@@ -32,6 +32,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from _common import make_logger  # noqa: E402
+
 BATCH = 1000  # records per encoded batch (a third of the default batch_size)
 
 #: path -> (what it measures, loops in the short and the long callgrind run)
@@ -61,18 +64,10 @@ def typical_items(count: int) -> List[Any]:
         def emit(self, record: logging.LogRecord) -> None:
             items.append((len(items) + 1, record, record.getMessage(), None))
 
-    logger = _logger(Capture())
+    logger = make_logger(Capture())
     for i in range(count):
         logger.info("request %s done", i, extra={"user": "u"})
     return items
-
-
-def _logger(handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger("bench")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    return logger
 
 
 def setup(path: str) -> Callable[[], int]:
@@ -130,7 +125,7 @@ def _caller_loop(path: str) -> Callable[[], int]:
         threaded._start = lambda: None  # type: ignore[method-assign]  # the caller's cost alone
         threaded._timer.stop(5.0)  # a spool starts its worker at construction: stopped before the loop
         handler = threaded
-    info = _logger(handler).info
+    info = make_logger(handler).info
     extra = {"user": "u"}
 
     def loop() -> int:
