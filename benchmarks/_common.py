@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
+import subprocess
 import sys
+import time
 from typing import Any, Callable, Dict, List, Optional
+
+#: The logged call every benchmark makes: ``logger.info(MSG, i, extra=EXTRA)``.
+MSG = "request %s done"
+EXTRA = {"user": "u"}
 
 
 def make_logger(handler: logging.Handler) -> logging.Logger:
@@ -15,6 +22,35 @@ def make_logger(handler: logging.Handler) -> logging.Logger:
     logger.propagate = False
     logger.setLevel(logging.INFO)
     return logger
+
+
+def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:
+    """``count`` logging calls (fewer if ``budget_s`` runs out): calls made and ns per call."""
+    info, clock = logger.info, time.perf_counter_ns
+    deadline = clock() + int(budget_s * 1e9)
+    done = 0
+    started = clock()
+    for i in range(count):
+        info(MSG, i, extra=EXTRA)
+        done += 1
+        if (i & 255) == 0 and clock() > deadline:
+            break
+    return {"calls": done, "ns_per_call": (clock() - started) / max(done, 1)}
+
+
+def run_json(args: List[str], label: str, env: Dict[str, str], timeout: float) -> Optional[Dict[str, Any]]:
+    """Run a measuring child; its last JSON line, or None (said on stderr)
+    when it fails or takes over ``timeout`` seconds."""
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        print(f"  ! {label} took over {timeout:.0f} s; left out", file=sys.stderr)
+        return None
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(f"  ! {label} failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return dict(json.loads(lines[-1]))
 
 
 def interleaved(measure: Callable[[str], Optional[Dict[str, Any]]], names: List[str], repeats: int,

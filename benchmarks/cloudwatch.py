@@ -34,10 +34,8 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from _common import interleaved, make_logger  # noqa: E402
+from _common import EXTRA, MSG, interleaved, make_logger, run_json, timed_loop  # noqa: E402
 
-MSG = "request %s done"
-EXTRA = {"user": "u"}
 NULL = "NullHandler"
 OURS = ["threaded json", "threaded text"]
 THEIRS = ["watchtower", "watchtower send_interval=1"]
@@ -68,18 +66,6 @@ def build(name: str, endpoint: str, group: str, stream: str, dead: bool, **optio
         log_group_name=group, log_stream_name=stream, boto3_client=client, create_log_group=not dead,
         send_interval=1 if name.endswith("=1") else 60)
 
-
-def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:
-    info, clock = logger.info, time.perf_counter_ns
-    deadline = clock() + int(budget_s * 1e9)
-    done = 0
-    started = clock()
-    for i in range(count):
-        info(MSG, i, extra=EXTRA)
-        done += 1
-        if (i & 255) == 0 and clock() > deadline:
-            break
-    return {"calls": done, "ns_per_call": (clock() - started) / max(done, 1)}
 
 
 def warm_up(logger: logging.Logger, handler: logging.Handler) -> None:
@@ -257,17 +243,7 @@ def start_moto() -> Tuple["subprocess.Popen[bytes]", str]:
 def run_child(scenario: str, name: str, endpoint: str, params: Dict[str, Any], timeout: float = 300) -> Optional[Dict[str, Any]]:
     params = {"group": f"/bench/{uuid.uuid4().hex[:10]}", "stream": f"bench-{uuid.uuid4().hex[:6]}", **params}
     args = [sys.executable, os.path.abspath(__file__), "--child", scenario, name, endpoint, json.dumps(params)]
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **ENV})
-    except subprocess.TimeoutExpired:
-        print(f"  ! {scenario} / {name} took over {timeout:.0f} s; left out", file=sys.stderr)
-        return None
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        print(f"  ! {scenario} / {name} failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
-        return None
-    return dict(json.loads(lines[-1]))
-
+    return run_json(args, f"{scenario} / {name}", {**os.environ, **ENV}, timeout)
 
 def time_exit(name: str, endpoint: str, n: int, timeout: float = 150) -> Optional[Dict[str, Any]]:
     """Seconds from the last logging call to the end of the process."""

@@ -16,10 +16,8 @@ from typing import Any, Dict, List, NoReturn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contenders  # noqa: E402
-from _common import make_logger  # noqa: E402
+from _common import EXTRA, MSG, make_logger, timed_loop  # noqa: E402
 
-MSG = "request %s done"
-EXTRA = {"user": "u"}
 
 
 # Results go to a private copy of stdout; fd 1 and sys.stdout point at stderr,
@@ -48,20 +46,6 @@ def collector_status(addr: str) -> Dict[str, Any]:
     with urllib.request.urlopen(f"http://{addr}/", timeout=5) as reply:
         return json.loads(reply.read())
 
-
-def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:
-    info = logger.info
-    clock = time.perf_counter_ns
-    deadline = clock() + int(budget_s * 1e9)
-    done = 0
-    started = clock()
-    for i in range(count):
-        info(MSG, i, extra=EXTRA)
-        done += 1
-        if (i & 255) == 0 and clock() > deadline:
-            break
-    elapsed = clock() - started
-    return {"calls": done, "ns_per_call": elapsed / max(done, 1)}
 
 
 def warm_up(logger: logging.Logger, name: str) -> None:

@@ -96,20 +96,8 @@ def moto() -> Tuple[Service, str]:
 
 
 def measure(scenario: str, name: str, addr: str, params: Dict[str, Any], timeout: float = 300) -> Optional[Dict[str, Any]]:
-    try:
-        proc = subprocess.run(
-            [sys.executable, os.path.join(HERE, "measure.py"), scenario, name, addr, json.dumps(params)],
-            capture_output=True, text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": ROOT},
-        )
-    except subprocess.TimeoutExpired:
-        print(f"  ! {scenario} / {name} took over {timeout:.0f} s; left out", file=sys.stderr)
-        return None
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        print(f"  ! {scenario} / {name} failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
-        return None
-    return json.loads(lines[-1])
-
+    args = [sys.executable, os.path.join(HERE, "measure.py"), scenario, name, addr, json.dumps(params)]
+    return _common.run_json(args, f"{scenario} / {name}", {**os.environ, "PYTHONPATH": ROOT}, timeout)
 
 def available(names: List[str]) -> List[str]:
     out = []
