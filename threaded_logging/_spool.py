@@ -178,15 +178,19 @@ class Spool:
         rows: List[NewRow] = []
         start = 0
         while start < len(lines):
-            end, size = start, 0
-            while end < len(lines) and (end == start or size + len(lines[end]) <= self._max_row):
-                size += len(lines[end])
-                end += 1
-            chunk = items[start:end]
-            first = next((item[SEQ] for item in chunk if item[SEQ]), 0)
-            rows.append((b"".join(lines[start:end]), sum(1 for item in chunk if item[SEQ]), first, None))
+            end, _ = self._row_span(lines, start)
+            rows.append(_new_row(lines, list(items[start:end]), start, None))
             start = end
         segment.insert(rows)
+
+    def _row_span(self, lines: Sequence[bytes], start: int) -> Tuple[int, int]:
+        """``(end, bytes)`` of the row starting at ``lines[start]``: as many
+        lines as fit in a row's bound, at least one."""
+        end, size = start, 0
+        while end < len(lines) and (end == start or size + len(lines[end]) <= self._max_row):
+            size += len(lines[end])
+            end += 1
+        return end, size
 
     def put(self, items: Sequence[Item], evict_oldest: bool = False) -> PutResult:
         """Store the longest prefix of ``items`` that fits, in rows of
@@ -204,18 +208,14 @@ class Spool:
         rows: List[NewRow] = []
         start = 0
         while start < len(lines):
-            end, size = start, 0
-            while end < len(lines) and (end == start or size + len(lines[end]) <= self._max_row):
-                size += len(lines[end])
-                end += 1
+            end, size = self._row_span(lines, start)
             while end > start and disk_charge(size) > room:
                 end -= 1
                 size -= len(lines[end])
             if end == start:
                 break
             chunk = list(items[start:end])
-            first = next((item[SEQ] for item in chunk if item[SEQ]), 0)
-            rows.append((b"".join(lines[start:end]), sum(1 for item in chunk if item[SEQ]), first, self._keep(chunk)))
+            rows.append(_new_row(lines, chunk, start, self._keep(chunk)))
             room -= disk_charge(size)
             start = end
         if rows:
@@ -429,3 +429,10 @@ class Spool:
         self._adopted, self._own, self._out = [], None, None
         self.token = uuid.uuid4().hex[:12]
         self._kept, self._keeping = 0, False
+
+
+def _new_row(lines: Sequence[bytes], chunk: List[Item], start: int, kept: Optional[List[Item]]) -> NewRow:
+    """The row of ``chunk``'s frozen lines (from ``lines[start]``): its
+    records counted and its first sequence number (gap records have none)."""
+    first = next((item[SEQ] for item in chunk if item[SEQ]), 0)
+    return (b"".join(lines[start:start + len(chunk)]), sum(1 for item in chunk if item[SEQ]), first, kept)
