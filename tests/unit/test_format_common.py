@@ -23,13 +23,7 @@ def fmt(request: pytest.FixtureRequest) -> Format:
     return new_format(request.param)
 
 
-@pytest.fixture(autouse=True, params=["orjson", "json"])
-def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs with orjson (the [fast] extra) and with the stdlib encoder."""
-    import threaded_logging._schema as schema_module
-
-    if request.param == "json":
-        monkeypatch.setattr(schema_module, "_orjson", None)
+pytestmark = pytest.mark.usefixtures("encoder")
 
 
 class TestRegistry:

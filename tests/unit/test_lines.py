@@ -16,16 +16,7 @@ from threaded_logging._schema import Schema, dumps_bytes
 from threaded_logging.transports._encode import cut_lines
 
 
-@pytest.fixture(autouse=True, params=["orjson", "json"])
-def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with orjson (the [fast] extra) and with the stdlib encoder."""
-    import threaded_logging._schema as schema
-
-    if request.param == "json":
-        monkeypatch.setattr(schema, "_orjson", None)
-    elif schema._orjson is None:
-        pytest.skip("orjson is not installed")
-    return str(request.param)
+pytestmark = pytest.mark.usefixtures("encoder")
 
 
 def logged(**extra: Any) -> logging.LogRecord:

@@ -12,16 +12,7 @@ from threaded_logging import JsonFormatter
 from threaded_logging._schema import HOST, dumps, dumps_bytes, record_dict, to_utf8
 from threaded_logging._snapshot import take_snapshot
 
-@pytest.fixture(autouse=True, params=["orjson", "json"])
-def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with orjson (the [fast] extra) and with the stdlib encoder."""
-    import threaded_logging._schema as schema
-
-    if request.param == "json":
-        monkeypatch.setattr(schema, "_orjson", None)
-    elif schema._orjson is None:
-        pytest.skip("orjson is not installed")
-    return str(request.param)
+pytestmark = pytest.mark.usefixtures("encoder")
 
 
 SCHEMA_ORDER = [
