@@ -24,6 +24,15 @@ def make_logger(handler: logging.Handler) -> logging.Logger:
     return logger
 
 
+def rss_kb() -> int:
+    """This process's resident memory, KiB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def timed_loop(logger: logging.Logger, count: int, budget_s: float) -> Dict[str, Any]:
     """``count`` logging calls (fewer if ``budget_s`` runs out): calls made and ns per call."""
     info, clock = logger.info, time.perf_counter_ns
@@ -77,3 +86,14 @@ def interleaved(measure: Callable[[str], Optional[Dict[str, Any]]], names: List[
         summary[name] = best
         print(f"  {label:9} {name:28} {key}={best.get(key)!s:>12}", file=sys.stderr, flush=True)
     return summary
+
+
+def finish(results: Dict[str, Any], started: float, report: Callable[[Dict[str, Any]], None],
+           json_path: Optional[str]) -> int:
+    """End a run: its duration, the report, and the results as JSON when asked."""
+    results["seconds"] = time.monotonic() - started
+    report(results)
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump(results, out, indent=2)
+    return 0

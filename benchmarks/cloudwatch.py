@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from _common import EXTRA, MSG, interleaved, make_logger, run_json, timed_loop  # noqa: E402
+from _common import EXTRA, MSG, finish, interleaved, make_logger, rss_kb, run_json, timed_loop  # noqa: E402
 
 NULL = "NullHandler"
 OURS = ["threaded json", "threaded text"]
@@ -84,13 +84,6 @@ def warm_up(logger: logging.Logger, handler: logging.Handler) -> None:
     time.sleep(0.5)
     gc.collect()
 
-
-def rss_kb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def last_message(client: Any, group: str, stream: str) -> Optional[str]:
@@ -375,12 +368,7 @@ def main() -> int:
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
-    results["seconds"] = time.monotonic() - started
-    report(results)
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
-    return 0
+    return finish(results, started, report, args.json)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, NoReturn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contenders  # noqa: E402
-from _common import EXTRA, MSG, make_logger, timed_loop  # noqa: E402
+from _common import EXTRA, MSG, make_logger, rss_kb, timed_loop  # noqa: E402
 
 
 
@@ -33,13 +33,6 @@ def report(result: Dict[str, Any]) -> NoReturn:
     os.write(RESULT_FD, (json.dumps(result) + "\n").encode())
     os._exit(0)
 
-
-def rss_kb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def collector_status(addr: str) -> Dict[str, Any]:

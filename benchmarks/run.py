@@ -193,12 +193,7 @@ def main() -> int:
         results["cloudwatch"] = cloudwatch.measure_all(f"http://{moto_addr}", quick)
     finally:
         server.stop()
-    results["seconds"] = time.monotonic() - started
-    report(results)
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
-    return 0
+    return _common.finish(results, started, report, args.json)
 
 
 class Drainer:
