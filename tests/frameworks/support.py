@@ -20,6 +20,18 @@ EXAMPLES = ROOT / "docs" / "examples"
 HERE = Path(__file__).resolve().parent
 
 
+def run_to_end(args: List[str], cwd: Path, env: Dict[str, str], timeout: float = 120) -> Tuple[int, int, str]:
+    """Run a script to its end: ``(exit status, pid, stderr)``; killed if it outlives ``timeout``."""
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    return proc.returncode, proc.pid, stderr
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as sock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from threaded_logging.cli.collector import Collector
 
-from .support import EXAMPLES, ROOT, duplicates, report, wait_records
+from .support import EXAMPLES, ROOT, duplicates, report, run_to_end, wait_records
 
 pytest.importorskip("django")
 
@@ -74,15 +73,8 @@ class TestDjango:
             (tmp_path / name).write_text(textwrap.dedent(text))
         env = {**os.environ, "THREADED_LOGGING_COLLECTOR": collector.address,
                "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path), str(EXAMPLES)])}
-        proc = subprocess.Popen([sys.executable, "main.py"], cwd=tmp_path, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            _, stderr = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
-        assert proc.returncode == 0, stderr
+        status, pid, stderr = run_to_end([sys.executable, "main.py"], tmp_path, env)
+        assert status == 0, stderr
         assert wait_records(collector, lambda rs: len(rs) >= 3, timeout=10)
         records = list(collector.records)
         assert duplicates(records) == []
@@ -93,5 +85,5 @@ class TestDjango:
         ]
         assert records[0]["items"] == 3
         assert "ValueError: payment backend said no" in records[2]["exception"]
-        assert {(r["process"], r["framework"], r["app"]) for r in records} == {(proc.pid, "django", "shop")}
-        report("django", records=len(records), pid=proc.pid, exit=proc.returncode)
+        assert {(r["process"], r["framework"], r["app"]) for r in records} == {(pid, "django", "shop")}
+        report("django", records=len(records), pid=pid, exit=status)

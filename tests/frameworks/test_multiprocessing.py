@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -13,7 +12,7 @@ import pytest
 
 from threaded_logging.cli.collector import Collector
 
-from .support import EXAMPLES, ROOT, duplicates, report, wait_records
+from .support import EXAMPLES, ROOT, duplicates, report, run_to_end, wait_records
 
 TASKS = 60
 EXAMPLE_FILES = ["mp_pool.py", "process_pool.py"]
@@ -27,15 +26,7 @@ LAUNCHER = ("import multiprocessing, runpy, sys; multiprocessing.set_start_metho
 def run_example(name: str, method: str, collector: Collector, tmp_path: Path) -> Tuple[int, int, str]:
     """Run the example under ``method``; return its exit status, pid and stderr."""
     env = {**os.environ, "THREADED_LOGGING_COLLECTOR": collector.address, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, method, str(EXAMPLES / name)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
-    return proc.returncode, proc.pid, stderr
+    return run_to_end([sys.executable, "-c", LAUNCHER, method, str(EXAMPLES / name)], tmp_path, env)
 
 
 def task_records(records: List[Dict[str, Any]]) -> Dict[int, List[int]]:
