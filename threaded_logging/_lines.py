@@ -295,7 +295,7 @@ def _static_tail(static: Any) -> Optional[str]:
     try:
         fast = _orjson()
         if fast is not None:
-            text: str = fast.dumps(static, default=_schema._default, option=_schema._ORJSON_OPTIONS).decode("utf-8")
+            text: str = fast.dumps(static, default=_schema._default, option=_schema._ORJSON_NON_STR).decode("utf-8")
         else:
             text = _schema._encoder.encode(static)
     except (TypeError, ValueError, RecursionError):

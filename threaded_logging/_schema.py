@@ -228,7 +228,9 @@ def dumps(data: Mapping[str, Any]) -> str:
 try:  # optional: orjson encodes a record about ten times faster (the [fast] extra)
     import orjson as _orjson
 
-    _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATACLASS
+    _ORJSON_OPTIONS = _orjson.OPT_PASSTHROUGH_DATACLASS
+    #: For a dict whose keys are not all strings: a third slower, so only on a retry.
+    _ORJSON_NON_STR = _ORJSON_OPTIONS | _orjson.OPT_NON_STR_KEYS
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None  # type: ignore[assignment]
 
@@ -239,7 +241,10 @@ def dumps_bytes(data: Mapping[str, Any]) -> bytes:
         try:
             return _orjson.dumps(data, default=_default, option=_ORJSON_OPTIONS)
         except (TypeError, ValueError, RecursionError):
-            pass  # surrogates, huge ints, cycles: the careful path below
+            try:  # keys that are not strings (orjson's error is a TypeError, whatever the cause)
+                return _orjson.dumps(data, default=_default, option=_ORJSON_NON_STR)
+            except (TypeError, ValueError, RecursionError):
+                pass  # surrogates, huge ints, cycles: the careful path below
     return to_utf8(dumps(data))
 
 

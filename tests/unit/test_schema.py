@@ -157,6 +157,14 @@ class TestBadInput:
         assert out["big"] == 2**70
         assert out["message"] == "hello world"
 
+    def test_keys_that_are_not_strings(self) -> None:
+        """Int, float, bool and None keys become strings, at the top and nested,
+        with orjson as with the stdlib (orjson takes them on a second try)."""
+        data = {"a": {1: "x", 2.5: "y", False: "f", None: "n"}, 7: "top"}
+        assert json.loads(dumps_bytes(data)) == {"a": {"1": "x", "2.5": "y", "false": "f", "null": "n"}, "7": "top"}
+        assert dumps_bytes(data) == to_utf8(dumps(data))
+        assert json.loads(dumps_bytes({"a": {(1, 2): 3}})) == {"a": "{(1, 2): 3}"}
+
     def test_lone_surrogates_become_replacement_chars(self) -> None:
         """Invalid Unicode is replaced, and the line encodes as UTF-8."""
         line = JsonFormatter().format(make_record("bad \udce9 char", ()))

@@ -25,6 +25,17 @@ class TestFreeze:
         assert record.obj.startswith("<object object")
         assert aux == {"record_id": "abc-5"}, "the record's id is stored with it"
 
+    def test_keys_that_are_not_strings_freeze_as_alone(self) -> None:
+        """A batch freezes each record as freeze() alone would, int-keyed extras included."""
+        from threaded_logging._freeze import freeze_all
+
+        odd = item(2, ctx={1: "one", None: "none"})
+        odd[1].__dict__[3] = "int attribute"
+        items = [item(1, user="u"), odd]
+        assert freeze_all(items, rid) == [freeze(it, rid(it)) for it in items]
+        record = thaw(freeze_all([odd], rid)[0])[1]
+        assert record.ctx == {"1": "one", "null": "none"} and record.__dict__["3"] == "int attribute"
+
     def test_identity_filename_is_safe_and_distinct(self) -> None:
         """Identities become distinct, path-safe file stems."""
         a = identity_filename("POST http://127.0.0.1:80/x")
