@@ -66,13 +66,15 @@ def scenario_shipping(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]
 
 def scenario_e2e(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     before = collector_status(addr)["received"]
-    built = contenders.ALL[name](addr)
+    built = contenders.ALL[name](addr, **p.get("options", {}))
     logger = make_logger(built.handler)
     count = p["n"]
     started = time.time()
     loop = timed_loop(logger, count, 60.0)
     count = loop["calls"]
+    logged = time.time()
     built.finish(60.0)
+    finished = time.time()
     deadline = time.monotonic() + 60
     last_seen, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
@@ -89,7 +91,8 @@ def scenario_e2e(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
     received = status["received"] - before
     span = (status["last_arrival"] or time.time()) - started
     return {"logged": count, "received": received, "lost": count - received,
-            "records_per_s": received / span if span > 0 else 0.0, "seconds": span}
+            "records_per_s": received / span if span > 0 else 0.0, "seconds": span,
+            "logging_s": logged - started, "closing_s": finished - logged}
 
 
 def scenario_stall(name: str, addr: str, p: Dict[str, Any]) -> Dict[str, Any]:
