@@ -36,7 +36,7 @@ from .._transport import Answer, Request
 from ..transports._encode import created_ns, fit_encoded
 from ._base import Format, http_error
 from ._decode import loads, time_fields
-from ._otlp_values import any_value, attribute, hex_id, plain_value, quote
+from ._otlp_values import any_value, attribute, hex_id, plain_value, quote, value_json
 
 #: Statuses the OTLP spec says to retry; every other 4xx and 5xx is final.
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -126,6 +126,8 @@ class OtlpFormat(Format):
         self._sites: Dict[Tuple[Any, ...], str] = {}  # (path, function, line, thread, thread name) -> attributes
         static = dict(schema.static_fields)
         self._static = [(key, attribute(key, value)) for key, value in static.items()]
+        self._static_text = "".join("," + text for _, text in self._static)
+        self._key_heads: Dict[str, str] = {}  # extra's name -> '{"key":<name>,"value":'
         self._fast = (_ALWAYS | _SOMETIMES).isdisjoint(static)  # else the schema drops some static fields
         self._body_prefix()
 
@@ -199,8 +201,11 @@ class OtlpFormat(Format):
 
     def fast_record_json(self, item: Item) -> Optional[bytes]:
         """:meth:`record_json` read from the record itself (no schema dict is
-        built), or None for a record that needs the schema's renaming rules."""
-        _, record, message, aux = item
+        built), or None for a record that needs the schema's renaming rules.
+
+        The record's text is collected as pieces and joined once; each
+        attribute after the first brings its own leading comma."""
+        seq, record, message, aux = item
         attrs = record.__dict__
         extras = attrs.keys() - _RECORD_ATTRS
         if not self._fast or not _SOMETIMES.isdisjoint(extras):
@@ -211,29 +216,42 @@ class OtlpFormat(Format):
             if len(self._sites) > 4096:
                 self._sites.clear()
             named = self._sites[site] = ",".join(attribute(name, value) for (_, name), value in zip(_NAMED, site))
-        record_id = self.schema.record_id(item)
-        attributes = [named, attribute("log.record.uid", record_id)]
+        record_id = aux["record_id"] if aux is not None and "record_id" in aux else self.schema.id_prefix + str(seq)
+        text = [self._head(item, record.created), '"body":{"stringValue":', quote(message), '},"attributes":[', named,
+                ',{"key":"log.record.uid","value":{"stringValue":', quote(record_id), "}}"]
         if record.process != self._prefix[0]:
-            attributes.append(attribute("process.pid", record.process))
-        if aux is not None:
-            if "exception" in aux:
-                attributes.extend(self._exception(item, aux["exception"]))
+            text += (",", attribute("process.pid", record.process))
+        if aux is not None or record.stack_info:
+            more: List[str] = []
+            if aux is not None and "exception" in aux:
+                more.extend(self._exception(item, aux["exception"]))
             if record.stack_info:
-                attributes.append(attribute("code.stacktrace", record.stack_info))
-            attributes.extend(attribute(k, v) for k, v in aux.items() if k not in _NOT_EXTRAS and k not in PRIVATE_AUX)
-        elif record.stack_info:
-            attributes.append(attribute("code.stacktrace", record.stack_info))
-        if extras:
-            self._extras(attributes, attrs, extras, record_id)
+                more.append(attribute("code.stacktrace", record.stack_info))
+            if aux is not None:
+                more.extend(attribute(k, v) for k, v in aux.items() if k not in _NOT_EXTRAS and k not in PRIVATE_AUX)
+            text.extend("," + attribute_text for attribute_text in more)
+        if not extras:
+            text.append(self._static_text)
+            text.append("]}")
         else:
-            attributes.extend(text for _, text in self._static)
-        return self._json(self._head(item, record.created), message, attributes, self._tail(attrs) if extras else "}")
+            self._extras(text, attrs, extras, record_id)
+            text.append("]" + self._tail(attrs) if "otelTraceID" in extras else "]}")
+        return to_utf8("".join(text))
 
-    def _extras(self, attributes: List[str], attrs: Mapping[str, Any], extras: Any, record_id: str) -> None:
-        """The extras and static fields, named as :func:`record_dict` names them."""
+    def _extras(self, text: List[str], attrs: Mapping[str, Any], extras: Any, record_id: str) -> None:
+        """The extras and static fields, named as :func:`record_dict` names
+        them, each as ``,`` and its attribute."""
         keys = extras if len(extras) == 1 else [k for k in attrs if k in extras]
         if _ALWAYS.isdisjoint(extras):
-            attributes.extend(attribute(k, attrs[k]) for k in keys)
+            heads = self._key_heads
+            for key in keys:
+                head = heads.get(key)
+                if head is None:
+                    if len(heads) > 1024:
+                        heads.clear()
+                    head = heads[key] = ',{"key":' + quote(key) + ',"value":'
+                value = attrs[key]
+                text.append(head + ('{"stringValue":' + quote(value) + "}}" if type(value) is str else value_json(value) + "}"))
             taken: Any = extras
         else:
             taken = set(_ALWAYS)
@@ -244,8 +262,8 @@ class OtlpFormat(Format):
                 while key in taken:
                     key = EXTRA_PREFIX + key
                 taken.add(key)
-                attributes.append(attribute(key, value))
-        attributes.extend(text for key, text in self._static if key not in taken)
+                text.append("," + attribute(key, value))
+        text.extend("," + attribute_text for key, attribute_text in self._static if key not in taken)
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
         prefix = self._body_prefix()
@@ -255,22 +273,26 @@ class OtlpFormat(Format):
         run_items: List[Item] = []
         scopes: Dict[str, List[bytes]] = {}
         size = base
+        fast, scope_head = self.fast_record_json, self._scope_head
         for item in items:
             logger = item[RECORD].name
-            head = len(self._scope_head(logger)) + 3  # "]}," closes a scope
-            data = self.fast_record_json(item) or self.record_json(item, self.schema.fields(item))
-            if len(data) + 1 > max_bytes - base - head:
+            head = len(scope_head(logger)) + 3  # "]}," closes a scope
+            data = fast(item) or self.record_json(item, self.schema.fields(item))
+            length = len(data) + 1
+            if length > max_bytes - base - head:
                 encode = functools.partial(self.record_json, item)
                 data = fit_encoded(item, self.schema, max_bytes - base - head - 1, encode)
-            if run_items and (size + len(data) + 1 + (0 if logger in scopes else head) > max_bytes or len(run_items) >= most):
+                length = len(data) + 1
+            records = scopes.get(logger)
+            if run_items and (size + length + (0 if records is not None else head) > max_bytes or len(run_items) >= most):
                 requests.append(Request(run_items, self._body(prefix, scopes)))
-                run_items, scopes, size = [], {}, base
-            if logger not in scopes:
-                scopes[logger] = []
+                run_items, scopes, size, records = [], {}, base, None
+            if records is None:
+                records = scopes[logger] = []
                 size += head
-            scopes[logger].append(data)
+            records.append(data)
             run_items.append(item)
-            size += len(data) + 1
+            size += length
         if run_items:
             requests.append(Request(run_items, self._body(prefix, scopes)))
         return requests
