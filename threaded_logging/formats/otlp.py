@@ -322,13 +322,16 @@ class OtlpFormat(Format):
     def decode(cls, body: bytes) -> List[Dict[str, Any]]:
         try:
             data = loads(body)
-            records = [record for resource_logs in data.get("resourceLogs") or []
-                       for record in _decode_resource(resource_logs)]
+            scopes = [records for resource_logs in data.get("resourceLogs") or []
+                      for records in _decode_resource(resource_logs)]
         except (AttributeError, TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"not an OTLP/JSON ExportLogsServiceRequest: {exc}") from None
+        if len(scopes) == 1:
+            return scopes[0]
         # Records are grouped by logger; time order is the logged order again.
-        records.sort(key=lambda record: record.get("created") or 0)
-        return records
+        merged = [record for records in scopes for record in records]
+        merged.sort(key=lambda record: record.get("created") or 0)
+        return merged
 
     @classmethod
     def receive(cls, body: bytes, path: str) -> Tuple[List[Dict[str, Any]], int, bytes]:
@@ -371,13 +374,14 @@ def _status_error(status: int, body: bytes) -> str:
     return f"HTTP {status}: {message}" if isinstance(message, str) and message else http_error(status, body)
 
 
-def _decode_resource(resource_logs: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def _decode_resource(resource_logs: Mapping[str, Any]) -> List[List[Dict[str, Any]]]:
+    """The records of each ``scopeLogs``, in order."""
     resource = {kv["key"]: plain_value(kv.get("value")) for kv in (resource_logs.get("resource") or {}).get("attributes") or []}
-    records: List[Dict[str, Any]] = []
+    scopes: List[List[Dict[str, Any]]] = []
     for scope_logs in resource_logs.get("scopeLogs") or []:
         logger = (scope_logs.get("scope") or {}).get("name", "")
-        records.extend(_decode_record(log, logger, resource) for log in scope_logs.get("logRecords") or [])
-    return records
+        scopes.append([_decode_record(log, logger, resource) for log in scope_logs.get("logRecords") or []])
+    return scopes
 
 
 @functools.lru_cache(maxsize=1024)
@@ -386,17 +390,17 @@ def _module_name(path: str) -> str:
 
 
 def _decode_record(log: Mapping[str, Any], logger: str, resource: Mapping[str, Any]) -> Dict[str, Any]:
-    nanos = int(log.get("timeUnixNano") or 0) or int(log.get("observedTimeUnixNano") or 0)
-    text = log.get("severityText") or ""
-    out: Dict[str, Any] = {
-        **time_fields(nanos / 1e9),
-        "level": _LEVEL_NAME.get(text, text),
-        "logger": logger,
-        "message": plain_value(log.get("body")),
-    }
+    get = log.get
+    nanos = int(get("timeUnixNano") or 0) or int(get("observedTimeUnixNano") or 0)
+    text = get("severityText") or ""
+    out: Dict[str, Any] = time_fields(nanos / 1e9)
+    out["level"] = _LEVEL_NAME.get(text, text)
+    out["logger"] = logger
+    body = get("body")
+    out["message"] = body["stringValue"] if type(body) is dict and "stringValue" in body else plain_value(body)
     extras: Dict[str, Any] = {}
-    for kv in log.get("attributes") or []:
-        name = kv.get("key", "")
+    schema_key = _SCHEMA_KEY.get
+    for kv in get("attributes") or ():
         value = kv.get("value")
         # the two common kinds read in place: plain_value's call is most of the time here
         if type(value) is dict and "stringValue" in value:
@@ -405,17 +409,21 @@ def _decode_record(log: Mapping[str, Any], logger: str, resource: Mapping[str, A
             value = int(value["intValue"])
         else:
             value = plain_value(value)
-        if name in _SCHEMA_KEY:
-            out[_SCHEMA_KEY[name]] = value
+        name = kv.get("key", "")
+        key = schema_key(name)
+        if key is not None:
+            out[key] = value
         elif name not in _DROPPED_ON_DECODE:
             extras[name] = value
-    if isinstance(out.get("path"), str):
-        out["module"] = _module_name(out["path"])
-    out.setdefault("process", resource.get("process.pid"))
+    path = out.get("path")
+    if type(path) is str:
+        out["module"] = _module_name(path)
+    if "process" not in out:
+        out["process"] = resource.get("process.pid")
     out["host"] = resource.get("host.name")
-    if log.get("traceId"):
+    if get("traceId"):
         extras["otelTraceID"] = log["traceId"]
-    if log.get("spanId"):
+    if get("spanId"):
         extras["otelSpanID"] = log["spanId"]
     ordered = {key: out[key] for key in SCHEMA_KEYS if key in out}
     ordered.update(extras)
