@@ -146,11 +146,23 @@ class TestOtlpBody:
         items = [make_item(extra={"user": "bob", "n": 1}), make_item(exc=True, stack=True),
                  make_item(extra={"path": "/api", "host": "h", "extra_path": 1, "team": "other"}),
                  make_item(extra={"record_id": "0123456789abcdef-1"}), make_item(extra={"record_id": "other"}),
-                 make_item(extra={"otelTraceID": TRACE_ID, "otelSpanID": SPAN_ID}), make_item(msg="%d", args=("x",))]
+                 make_item(extra={"otelTraceID": TRACE_ID, "otelSpanID": SPAN_ID}), make_item(msg="%d", args=("x",)),
+                 make_item(extra={"flag": True, "ratio": 0.5, "big": 2**70, "text": type("Text", (str,), {})("x"),
+                                  "none": None, "nested": {"a": [1, "b"]}, "odd\"key": "v\n"})]
         for item in items:
             fast = fmt.fast_record_json(item)
             assert fast is None or fast == fmt.record_json(item, fmt.schema.fields(item)), item[1].__dict__
         assert fmt.fast_record_json(items[0]) is not None and fmt.fast_record_json(items[2]) is not None
+
+    def test_extras_named_anew_in_every_record(self) -> None:
+        """Extras whose names change from record to record (more than the
+        encoder keeps at hand) all arrive, named and valued as logged."""
+        items = [make_item(extra={f"field_{i}": i, "user": f"u{i}"}) for i in range(1500)]
+        body = OtlpFormat(schema()).encode(items, 16 << 20, None)[0].body
+        parse(body)
+        logs = log_records(json.loads(body))
+        assert [(attributes(log)[f"field_{i}"], attributes(log)["user"]) for i, log in enumerate(logs)] == \
+            [(i, f"u{i}") for i in range(1500)]
 
     def test_a_record_spooled_by_another_process_names_its_pid(self) -> None:
         """A record whose process is not this one carries process.pid; the decoder reads it back."""
