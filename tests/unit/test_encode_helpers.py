@@ -7,7 +7,7 @@ import json
 import pytest
 
 from threaded_logging._schema import dumps_bytes
-from threaded_logging.transports._encode import MARKER, TRUNCATED_FIELD, created_ns, fit_encoded
+from threaded_logging.transports._encode import MARKER, TRUNCATED_FIELD, created_ns, fit_encoded, pack
 
 from ..format_records import make_item, schema
 
@@ -58,3 +58,36 @@ class TestFitEncoded:
         fields = json.loads(json.loads(fit_encoded(item, schema(), 2000, wrapped))["line"])
         assert set(fields) == {"timestamp", "created", "level", "logger", "host", "record_id", "message", TRUNCATED_FIELD}
         assert fields["message"].startswith("important important") and fields["message"].endswith(MARKER)
+
+
+class TestPack:
+    @staticmethod
+    def greedy(parts: list, max_bytes: int, max_records: object) -> list:
+        """The rule, one part at a time: a run takes parts while they fit; a part too large goes alone."""
+        runs: list = []
+        size = 0
+        for part in parts:
+            if runs and runs[-1] and (size + len(part) > max_bytes or len(runs[-1]) >= (max_records or len(parts))):
+                runs.append([])
+                size = 0
+            if not runs:
+                runs.append([])
+            runs[-1].append(part)
+            size += len(part)
+        return runs
+
+    def test_runs_are_the_greedy_ones(self) -> None:
+        """For 2,000 random batches (parts larger than the limit, a record limit, empty
+        batches), the runs are those of taking parts one by one, items beside their parts."""
+        import random
+
+        rng = random.Random(11)
+        for _ in range(2_000):
+            parts = [b"x" * rng.choice([0, 1, 5, 40, 99, 100, 101, 250]) for _ in range(rng.randrange(0, 30))]
+            items = list(range(len(parts)))
+            max_bytes, max_records = rng.choice([1, 100, 250, 1000]), rng.choice([None, 1, 3, 50])
+            got = pack(items, parts, max_bytes, max_records)  # type: ignore[arg-type]
+            assert [run for _, run in got] == self.greedy(parts, max_bytes, max_records)
+            assert [i for run_items, _ in got for i in run_items] == items
+            assert all(len(run_items) == len(run) for run_items, run in got)
+

@@ -101,14 +101,15 @@ class ElasticsearchFormat(Format):
         return data + b"\n"
 
     def encode(self, items: Sequence[Item], max_bytes: int, max_records: Optional[int]) -> List[Request]:
-        record_id = self.schema.record_id
+        record_id, start = self.schema.record_id, self._action_start
         parts: List[bytes] = []
+        join = b"".join
         # the schema lines of the whole batch in one call (see _lines.py), then @timestamp put first
         for item, line in zip(items, json_lines(self.schema, items).split(b"\n")):
-            action = self._action(record_id(item))
+            action = start + encode_basestring_ascii(record_id(item)).encode("ascii") + b"}}\n"  # _action, inlined
             end = line.index(b'"', 14) + 1 if line.startswith(b'{"timestamp":"') else 0
             if end:
-                part = action + b'{"@timestamp":' + line[13:end] + b"," + line[1:] + b"\n"
+                part = join((action, b'{"@timestamp":', line[13:end], b",", line[1:], b"\n"))
             else:
                 part = action + self.document(self.schema.fields(item))
             if len(part) > max_bytes:

@@ -8,7 +8,9 @@ record gains :data:`TRUNCATED_FIELD` with the message's original length.
 
 from __future__ import annotations
 
+import bisect
 import decimal
+import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
@@ -140,20 +142,16 @@ def pack(
     """Group encoded records, in order, into runs of at most ``max_bytes``
     bytes and ``max_records`` records. A part larger than ``max_bytes`` goes
     alone (shrink it first)."""
+    ends = list(itertools.accumulate(map(len, parts)))  # each run's cut found by bisection, not a step per part
     groups: List[Tuple[List[Item], List[bytes]]] = []
-    run_items: List[Item] = []
-    run: List[bytes] = []
-    size = 0
-    limit_records = max_records or len(parts) or 1
-    for item, part in zip(items, parts):
-        if run and (size + len(part) > max_bytes or len(run) >= limit_records):
-            groups.append((run_items, run))
-            run_items, run, size = [], [], 0
-        run_items.append(item)
-        run.append(part)
-        size += len(part)
-    if run:
-        groups.append((run_items, run))
+    total = len(ends)
+    limit_records = max_records or total or 1
+    start = 0
+    while start < total:
+        before = ends[start - 1] if start else 0
+        stop = max(start + 1, bisect.bisect_right(ends, before + max_bytes, start, min(total, start + limit_records)))
+        groups.append((list(items[start:stop]), list(parts[start:stop])))
+        start = stop
     return groups
 
 
