@@ -87,9 +87,6 @@ class ElasticsearchFormat(Format):
 
     # -- encode ---------------------------------------------------------------
 
-    def _action(self, record_id: str) -> bytes:
-        return self._action_start + encode_basestring_ascii(record_id).encode("ascii") + b"}}\n"
-
     @staticmethod
     def document(fields: Mapping[str, Any]) -> bytes:
         """The document line: the schema with ``@timestamp`` first, and its newline."""
@@ -106,7 +103,7 @@ class ElasticsearchFormat(Format):
         join = b"".join
         # the schema lines of the whole batch in one call (see _lines.py), then @timestamp put first
         for item, line in zip(items, json_lines(self.schema, items).split(b"\n")):
-            action = start + encode_basestring_ascii(record_id(item)).encode("ascii") + b"}}\n"  # _action, inlined
+            action = start + encode_basestring_ascii(record_id(item)).encode("ascii") + b"}}\n"
             end = line.index(b'"', 14) + 1 if line.startswith(b'{"timestamp":"') else 0
             if end:
                 part = join((action, b'{"@timestamp":', line[13:end], b",", line[1:], b"\n"))
