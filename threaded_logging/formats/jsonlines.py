@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence
 from .._lines import json_lines
 from .._snapshot import Item
 from .._transport import Request
-from ..transports._encode import cut_lines, fit_json
+from ..transports._encode import cut_lines, fit_json, pack
 from ._base import Format
 from ._decode import loads
 
@@ -50,24 +50,13 @@ class NdjsonFormat(Format):
                 max_records: Optional[int]) -> List[Request]:
         end = self._end
         limit = max_bytes - len(self._start)
-        most = max_records or len(items) or 1
-        requests: List[Request] = []
-        run_items: List[Item] = []
-        run: List[bytes] = []
-        size = 0
+        parts: List[bytes] = []
         for item, line in zip(items, lines.split(b"\n")):
             data = line + end
             if len(data) > limit:
                 data = fit_json(item, self.schema, limit - len(end), data) + end
-            if run and (size + len(data) > limit or len(run) >= most):
-                requests.append(Request(run_items, self._body(run)))
-                run_items, run, size = [], [], 0
-            run_items.append(item)
-            run.append(data)
-            size += len(data)
-        if run:
-            requests.append(Request(run_items, self._body(run)))
-        return requests
+            parts.append(data)
+        return [Request(run_items, self._body(run)) for run_items, run in pack(items, parts, limit, max_records)]
 
     def _body(self, parts: List[bytes]) -> bytes:
         return b"".join(parts)
