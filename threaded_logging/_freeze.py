@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Callable, List, Sequence
 
-from ._snapshot import Item, safe_repr
+from ._snapshot import INIT_ATTRS, Item, safe_repr
 
 try:  # optional, as in _schema: freezes a record several times faster
     import orjson as _orjson
@@ -106,7 +106,7 @@ def thaw(data: bytes) -> Item:
 
 
 #: What ``LogRecord.__init__`` sets, in its order; what freeze keeps of it.
-_BLANK = dict.fromkeys(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_BLANK = dict.fromkeys(INIT_ATTRS)
 _KEPT = frozenset(_BLANK) - frozenset(_NOT_FROZEN)
 _new_record = logging.LogRecord.__new__
 

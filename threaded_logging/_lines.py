@@ -35,13 +35,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _schema
 from ._schema import _RECORD_ATTRS, HOST, SCHEMA_KEYS, Schema, dumps_bytes
-from ._snapshot import Item
+from ._snapshot import INIT_ATTRS, Item
 
-#: What ``LogRecord.__init__`` sets, in the order it sets them.
-_INIT_KEYS = tuple(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
-_INIT_SET = frozenset(_INIT_KEYS)
-_LAST_INIT = _INIT_KEYS[-1]
-_INIT_COUNT = len(_INIT_KEYS)
+_INIT_SET = frozenset(INIT_ATTRS)
+_LAST_INIT = INIT_ATTRS[-1]
+_INIT_COUNT = len(INIT_ATTRS)
 #: A call site: the fields from ``level`` to ``thread_name`` but ``message``.
 _SITE_KEYS = ("levelname", "name", "module", "funcName", "lineno", "pathname",
               "process", "processName", "thread", "threadName")
@@ -65,7 +63,7 @@ class _General(Exception):
 
 #: Per key: what the walk from the end of a record's ``__dict__`` meets.
 _INIT, _LAST, _OTHER = 0, 1, 2
-_KIND = {**dict.fromkeys(_RECORD_ATTRS, _OTHER), **dict.fromkeys(_INIT_KEYS, _INIT), _LAST_INIT: _LAST}
+_KIND = {**dict.fromkeys(_RECORD_ATTRS, _OTHER), **dict.fromkeys(INIT_ATTRS, _INIT), _LAST_INIT: _LAST}
 #: The keys a fast line has; an extra named so is renamed, by the general path.
 _FIXED = frozenset(SCHEMA_KEYS)
 #: What ``process`` and ``thread`` may be (None when logging does not record them).

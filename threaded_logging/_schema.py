@@ -14,7 +14,8 @@ import time
 import uuid
 from typing import Any, Mapping
 
-from ._snapshot import AUX, MESSAGE, PRIVATE_AUX, RECORD, SEQ, Aux, Item, failed_snapshot, safe_repr, take_snapshot
+from ._snapshot import (AUX, INIT_ATTRS, MESSAGE, PRIVATE_AUX, RECORD, SEQ, Aux, Item, failed_snapshot, safe_repr,
+                        take_snapshot)
 
 HOST = socket.gethostname()
 
@@ -41,9 +42,7 @@ SCHEMA_KEYS = (
 )
 
 #: Attributes every LogRecord has; anything else in ``__dict__`` is an extra.
-_RECORD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
+_RECORD_ATTRS = frozenset(INIT_ATTRS) | {"message", "asctime", "taskName"}
 
 #: Prefix for an extra whose name collides with a schema key.
 EXTRA_PREFIX = "extra_"

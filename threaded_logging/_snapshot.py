@@ -33,6 +33,9 @@ RECORD: Final = 1
 MESSAGE: Final = 2
 AUX: Final = 3
 
+#: The attributes ``LogRecord.__init__`` sets, in the order it sets them.
+INIT_ATTRS: Tuple[str, ...] = tuple(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+
 #: Keys of ``aux`` that are not schema fields.
 PRIVATE_AUX = frozenset({"exc_type", "exc_message"})
 
