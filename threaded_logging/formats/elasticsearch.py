@@ -14,7 +14,6 @@ Docs: https://www.elastic.co/guide/en/elasticsearch/reference/current/docs-bulk.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
