@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
+
+from ..formats._decode import loads as _loads
 
 #: Paths of Splunk HEC's JSON event endpoint (``/services/collector`` is its alias).
 HEC_PATHS = ("/services/collector", "/services/collector/event", "/services/collector/event/1.0")
@@ -27,15 +29,6 @@ class BadRequest(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
-
-
-_loads: Callable[[bytes], Any] = json.loads
-try:  # optional: parses a body several times faster
-    from orjson import loads as _orjson_loads
-
-    _loads = _orjson_loads
-except ImportError:  # pragma: no cover - depends on the environment
-    pass
 
 
 def single_values(query: Dict[str, List[str]]) -> Dict[str, Any]:
