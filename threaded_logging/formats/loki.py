@@ -18,18 +18,7 @@ import functools
 import logging
 import re
 from operator import attrgetter, itemgetter
-from typing import (
-    Any,
-    Callable,
-    ClassVar,
-    Dict,
-    FrozenSet,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .._lines import json_lines
 from .._schema import Schema, dumps_bytes
