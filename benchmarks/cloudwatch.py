@@ -67,7 +67,6 @@ def build(name: str, endpoint: str, group: str, stream: str, dead: bool, **optio
         send_interval=1 if name.endswith("=1") else 60)
 
 
-
 def warm_up(logger: logging.Logger, handler: logging.Handler) -> None:
     """Reach the steady state before the measured window: watchtower made its
     client in its constructor; ours makes it on the timer thread at the
@@ -83,7 +82,6 @@ def warm_up(logger: logging.Logger, handler: logging.Handler) -> None:
         time.sleep(0.05)
     time.sleep(0.5)
     gc.collect()
-
 
 
 def last_message(client: Any, group: str, stream: str) -> Optional[str]:

@@ -19,7 +19,6 @@ import contenders  # noqa: E402
 from _common import EXTRA, MSG, make_logger, rss_kb, timed_loop  # noqa: E402
 
 
-
 # Results go to a private copy of stdout; fd 1 and sys.stdout point at stderr,
 # so whatever a contender's own threads print (logzio's sender prints its
 # errors) can never land in the middle of a result line.
@@ -34,11 +33,9 @@ def report(result: Dict[str, Any]) -> NoReturn:
     os._exit(0)
 
 
-
 def collector_status(addr: str) -> Dict[str, Any]:
     with urllib.request.urlopen(f"http://{addr}/", timeout=5) as reply:
         return json.loads(reply.read())
-
 
 
 def warm_up(logger: logging.Logger, name: str) -> None:
