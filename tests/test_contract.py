@@ -182,8 +182,10 @@ def _cloudwatch(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
         events = []
         for stream in streams:
             got = client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)
-            events += [(e["timestamp"], i, json.loads(e["message"])["message"]) for i, e in enumerate(got["events"])]
-        return [message for _, _, message in sorted(events)]
+            # the order stored: by arrival, then (as the service returns them) by time
+            events += [(e["ingestionTime"], e["timestamp"], i, json.loads(e["message"])["message"])
+                       for i, e in enumerate(got["events"])]
+        return [message for _, _, _, message in sorted(events)]
 
     def cleanup() -> None:
         try:
